@@ -1,0 +1,493 @@
+"""Training, evaluation and prediction: one explicit loop, the way the course teaches it.
+
+`fit` runs AdamW + cross-entropy for a few epochs and validates after each one with accuracy
+and macro precision / recall / F1. When the image encoder is frozen (the default) its outputs
+never change, so they are computed once per dataset and looked up by index afterwards
+(`ImageFeatures`): training then costs only the text encoder and the fusion head.
+On CUDA the forward pass runs under autocast (bf16 where supported, else fp16 with a
+gradient scaler). Checkpoints are safetensors + JSON, and training resumes from them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from tqdm.auto import tqdm
+
+from mmsent import __version__
+from mmsent.data import LabelEncoder, ReviewDataset, make_loader
+from mmsent.encoders import Encoders, load_encoders
+from mmsent.models import MultimodalSentimentModel
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+LABELS_FILE = "labels.json"
+STATE_FILE = "training_state.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; saved beside every checkpoint."""
+
+    epochs: int = 4
+    batch_size: int = 32
+    lr: float = 5e-5  # pretrained text encoder: small steps keep what it knows
+    head_lr: float = 1e-3  # freshly initialised layers (projections, attention, classifier)
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    max_grad_norm: float = 1.0
+    max_length: int = 128
+    seed: int = 0
+    cache_image_features: bool = True  # only used when the image encoder is frozen
+    group_by_length: bool = True  # batches of similar length waste less padding
+    mixed_precision: str = "auto"  # "auto" (bf16/fp16 on CUDA, off on CPU), "bf16", "fp16", "no"
+    num_workers: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch so the same command gives the same metrics."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_device() -> torch.device:
+    """The best device at hand: CUDA, then Apple's MPS, then the CPU (like d2l's `try_gpu`)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def autocast_dtype(device: torch.device, mixed_precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for this device, or None for full fp32.
+
+    "auto" picks bf16 on GPUs that support it (no loss scaling needed), fp16 on older GPUs,
+    and nothing on the CPU, where autocast rarely speeds up small models.
+    """
+    if mixed_precision == "no" or device.type != "cuda":
+        return None
+    if mixed_precision == "fp16":
+        return torch.float16
+    if mixed_precision == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+# --------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------
+
+
+def classification_metrics(labels: Iterable[int], predictions: Iterable[int]) -> dict[str, float]:
+    """Accuracy and macro-averaged precision, recall and F1 (every class counts equally)."""
+    labels, predictions = np.asarray(list(labels)), np.asarray(list(predictions))
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        labels, predictions, average="macro", zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Cached image features
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImageFeatures:
+    """A frozen image encoder's outputs for every row of a dataset, looked up by row index.
+
+    embeds: [rows, embed_dim]; patches: [rows, patches, dim]; present: [rows] (False = no photo).
+    """
+
+    embeds: torch.Tensor
+    patches: torch.Tensor
+    present: torch.Tensor
+
+    def batch(self, indices: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
+        return {
+            "image_embeds": self.embeds[indices].to(device, non_blocking=True),
+            "patch_tokens": self.patches[indices].to(device, non_blocking=True),
+            "image_present": self.present[indices].to(device, non_blocking=True),
+        }
+
+
+@torch.no_grad()
+def encode_dataset_images(
+    model: MultimodalSentimentModel,
+    dataset: ReviewDataset,
+    batch_size: int = 64,
+    device: torch.device | None = None,
+    progress: bool = True,
+) -> ImageFeatures:
+    """Run the (frozen) image encoder once over every photo of `dataset`.
+
+    Rows without a usable photo get zero features and present=False.
+    """
+    device = device or next(model.parameters()).device
+    loader = make_loader(dataset, batch_size=batch_size, shuffle=False)
+    embeds, patches, present = [], [], []
+    for batch in tqdm(loader, desc="encoding photos", disable=not progress, leave=False):
+        pixel_values = batch["pixel_values"]
+        if pixel_values is None:  # a whole batch without photos
+            size = len(batch["labels"])
+            embeds.append(torch.zeros(size, model.encoders.image_embed_dim))
+            patches.append(torch.zeros(size, model.encoders.num_patches, model.encoders.image_dim))
+        else:
+            image_embeds, patch_tokens = model.encode_images(pixel_values.to(device))
+            embeds.append(image_embeds.float().cpu())
+            patches.append(patch_tokens.float().cpu())
+        present.append(batch["image_present"])
+    return ImageFeatures(torch.cat(embeds), torch.cat(patches), torch.cat(present))
+
+
+def _uses_cache(model: MultimodalSentimentModel, config: TrainConfig) -> bool:
+    return config.cache_image_features and model.mode != "text_only" and model.freeze_image
+
+
+def _text_only_view(dataset: ReviewDataset) -> ReviewDataset:
+    """The same rows without decoding photos: their features come from the cache."""
+    return ReviewDataset(
+        dataset.frame, dataset.tokenizer, dataset.image_processor, dataset.max_length, load_images=False
+    )
+
+
+# --------------------------------------------------------------------------------------
+# One step
+# --------------------------------------------------------------------------------------
+
+
+def _model_inputs(batch: dict, device: torch.device, features: ImageFeatures | None) -> dict:
+    inputs = {
+        "input_ids": batch["input_ids"].to(device, non_blocking=True),
+        "attention_mask": batch["attention_mask"].to(device, non_blocking=True),
+    }
+    if features is not None:
+        inputs.update(features.batch(batch["indices"], device))
+    elif batch["pixel_values"] is not None:
+        inputs["pixel_values"] = batch["pixel_values"].to(device, non_blocking=True)
+        inputs["image_present"] = batch["image_present"].to(device, non_blocking=True)
+    else:  # no photo anywhere in this batch
+        inputs["image_present"] = batch["image_present"].to(device)
+    return inputs
+
+
+def _optimizer(model: MultimodalSentimentModel, config: TrainConfig, device: torch.device):
+    """AdamW with two learning rates: small for the pretrained text encoder, larger for new layers."""
+    encoder, head = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (encoder if name.startswith("text_model.") else head).append(parameter)
+    groups = [g for g in ({"params": encoder, "lr": config.lr}, {"params": head, "lr": config.head_lr}) if g["params"]]
+    # The fused CUDA kernel updates all parameters in one launch instead of one per tensor.
+    fused = device.type == "cuda"
+    return torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=fused)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
+    """Linear warm-up then linear decay to zero, the usual recipe for fine-tuning BERT."""
+    warmup = max(1, int(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+# --------------------------------------------------------------------------------------
+# fit / evaluate / predict
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Predictions:
+    """What the model says about each row. labels: [rows]; probabilities: [rows, classes];
+    attention: [rows, patches] or None; gate: [rows] or None (fusion only); targets: [rows]."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray
+    targets: np.ndarray
+    attention: np.ndarray | None = None
+    gate: np.ndarray | None = None
+    loss: float = field(default=float("nan"))
+
+
+@torch.no_grad()
+def predict(
+    model: MultimodalSentimentModel,
+    dataset: ReviewDataset,
+    batch_size: int = 64,
+    features: ImageFeatures | None = None,
+    config: TrainConfig | None = None,
+    progress: bool = False,
+) -> Predictions:
+    """Labels, class probabilities, per-patch attention and gate for every row of `dataset`."""
+    config = config or TrainConfig()
+    device = next(model.parameters()).device
+    if features is not None:
+        dataset = _text_only_view(dataset)
+    loader = make_loader(dataset, batch_size=batch_size, shuffle=False, pad_token_id=_pad_id(model))
+    dtype = autocast_dtype(device, config.mixed_precision)
+    model.eval()
+    probabilities, targets, attention, gate, losses = [], [], [], [], []
+    for batch in tqdm(loader, desc="predicting", disable=not progress, leave=False):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            output = model(**_model_inputs(batch, device, features))
+        logits = output.logits.float()
+        labels = batch["labels"].to(device)
+        losses.append(F.cross_entropy(logits, labels, reduction="sum").item())
+        probabilities.append(logits.softmax(-1).cpu())
+        targets.append(batch["labels"])
+        if output.attention_weights is not None:
+            attention.append(output.attention_weights.float().cpu())
+            gate.append(output.gate.float().reshape(-1).cpu())
+    probabilities = torch.cat(probabilities).numpy()
+    targets = torch.cat(targets).numpy()
+    return Predictions(
+        labels=probabilities.argmax(1),
+        probabilities=probabilities,
+        targets=targets,
+        attention=torch.cat(attention).numpy() if attention else None,
+        gate=torch.cat(gate).numpy() if gate else None,
+        loss=sum(losses) / max(1, len(targets)),
+    )
+
+
+def predict_reviews(
+    model: MultimodalSentimentModel,
+    texts: list[str],
+    image_paths: list[str | Path | None],
+    label_encoder: LabelEncoder,
+    config: TrainConfig | None = None,
+) -> Predictions:
+    """Predict reviews given as plain text and photo paths (None = no photo)."""
+    frame = pd.DataFrame(
+        {
+            "text": texts,
+            "image_path": [str(Path(p).resolve()) if p is not None else None for p in image_paths],
+            "label": label_encoder.classes[0],  # placeholder: predict() ignores the targets' meaning
+            "label_id": 0,
+        }
+    )
+    config = config or TrainConfig()
+    encoders = model.encoders
+    dataset = ReviewDataset(frame, encoders.tokenizer, encoders.image_processor, config.max_length)
+    return predict(model, dataset, config=config)
+
+
+def evaluate(
+    model: MultimodalSentimentModel,
+    dataset: ReviewDataset,
+    batch_size: int = 64,
+    features: ImageFeatures | None = None,
+    config: TrainConfig | None = None,
+) -> dict[str, float]:
+    """Loss, accuracy and macro precision / recall / F1 of `model` on `dataset`."""
+    result = predict(model, dataset, batch_size, features, config)
+    return {"loss": result.loss, **classification_metrics(result.targets, result.labels)}
+
+
+def confusion(predictions: Predictions, num_classes: int) -> np.ndarray:
+    """Confusion matrix [true class, predicted class] of counts."""
+    return confusion_matrix(predictions.targets, predictions.labels, labels=list(range(num_classes)))
+
+
+def _pad_id(model: MultimodalSentimentModel) -> int:
+    return model.encoders.tokenizer.pad_token_id or 0
+
+
+def fit(
+    model: MultimodalSentimentModel,
+    train_set: ReviewDataset,
+    val_set: ReviewDataset | None = None,
+    config: TrainConfig | None = None,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    label_encoder: LabelEncoder | None = None,
+    resume: bool = False,
+    train_features: ImageFeatures | None = None,
+    val_features: ImageFeatures | None = None,
+    progress: bool = True,
+    log=print,
+) -> pd.DataFrame:
+    """Train `model` and validate after every epoch; returns the history, one row per epoch.
+
+    With `checkpoint_dir`, the model, its config, the label encoder and the optimiser state
+    are written after every epoch; `resume=True` continues from what is there.
+    Pass `train_features` / `val_features` (from `encode_dataset_images`) to reuse photos
+    already encoded, e.g. by another model over the same frozen image encoder.
+    Columns of the history: epoch, train_loss, val_loss, val_accuracy, val_precision, val_recall,
+    val_f1, seconds.
+    """
+    config = config or TrainConfig()
+    device = next(model.parameters()).device
+    seed_everything(config.seed)
+
+    if _uses_cache(model, config):
+        if train_features is None:
+            train_features = encode_dataset_images(model, train_set, progress=progress)
+        if val_set is not None and val_features is None:
+            val_features = encode_dataset_images(model, val_set, progress=progress)
+        train_set = _text_only_view(train_set)
+    else:
+        train_features = val_features = None
+
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    optimizer = _optimizer(model, config, device)
+    scheduler = _scheduler(optimizer, steps_per_epoch * config.epochs, config.warmup_fraction)
+    dtype = autocast_dtype(device, config.mixed_precision)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+    history: list[dict] = []
+    start_epoch = 0
+    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / STATE_FILE).exists():
+        start_epoch, history = _load_training_state(checkpoint_dir, model, optimizer, scheduler, scaler)
+        log(f"resumed from {checkpoint_dir} after epoch {start_epoch}")
+
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        # Seeding per epoch makes a resumed run shuffle and drop out exactly like an unbroken one.
+        torch.manual_seed(config.seed + epoch)
+        loader = make_loader(
+            train_set,
+            batch_size=config.batch_size,
+            shuffle=True,
+            seed=config.seed + epoch,
+            pad_token_id=_pad_id(model),
+            num_workers=config.num_workers,
+            group_by_length=config.group_by_length,
+        )
+        model.train()
+        total_loss, seen = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        for batch in bar:
+            labels = batch["labels"].to(device)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits = model(**_model_inputs(batch, device, train_features)).logits
+            loss = F.cross_entropy(logits.float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            total_loss += loss.item() * len(labels)
+            seen += len(labels)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+
+        row = {"epoch": epoch + 1, "train_loss": total_loss / max(1, seen)}
+        if val_set is not None:
+            metrics = evaluate(model, val_set, features=val_features, config=config)
+            row.update({f"val_{name}": value for name, value in metrics.items()})
+        row["seconds"] = time.perf_counter() - started
+        history.append(row)
+        log(_epoch_line(row, config.epochs))
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, model, label_encoder, config)
+            _save_training_state(checkpoint_dir, epoch + 1, history, optimizer, scheduler, scaler)
+    return pd.DataFrame(history)
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    line = f"epoch {row['epoch']}/{epochs}  train loss {row['train_loss']:.3f}"
+    if "val_accuracy" in row:
+        line += (
+            f"  val loss {row['val_loss']:.3f}  acc {row['val_accuracy']:.3f}  "
+            f"P {row['val_precision']:.3f}  R {row['val_recall']:.3f}  F1 {row['val_f1']:.3f}"
+        )
+    return line + f"  ({row['seconds']:.1f} s)"
+
+
+# --------------------------------------------------------------------------------------
+# Checkpoints
+# --------------------------------------------------------------------------------------
+
+
+def save_checkpoint(
+    directory: str | Path,
+    model: MultimodalSentimentModel,
+    label_encoder: LabelEncoder | None = None,
+    config: TrainConfig | None = None,
+) -> Path:
+    """Write model.safetensors, config.json (model + training + profile) and labels.json."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    save_file(state, directory / WEIGHTS_FILE)
+    meta = {
+        "mmsent_version": __version__,
+        "profile": model.encoders.profile,
+        "model": model.config_dict(),
+        "train": asdict(config or TrainConfig()),
+    }
+    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+    if label_encoder is not None:
+        label_encoder.save(directory / LABELS_FILE)
+    return directory
+
+
+def load_checkpoint(
+    directory: str | Path, encoders: Encoders | None = None, device: str | torch.device | None = None
+) -> tuple[MultimodalSentimentModel, LabelEncoder, TrainConfig]:
+    """Rebuild the model saved by `save_checkpoint`; returns (model, label_encoder, train_config).
+
+    The encoders are loaded by the checkpoint's profile unless you pass them.
+    """
+    directory = Path(directory)
+    if not (directory / CONFIG_FILE).exists():
+        raise FileNotFoundError(
+            f"{directory} is not an mmsent checkpoint: {CONFIG_FILE} is missing. "
+            "Pass the folder written by `python -m mmsent train` (its report folder's 'checkpoint')."
+        )
+    meta = json.loads((directory / CONFIG_FILE).read_text())
+    encoders = encoders or load_encoders(meta["profile"])
+    model = MultimodalSentimentModel.from_config(encoders, meta["model"])
+    model.load_state_dict(load_file(directory / WEIGHTS_FILE))
+    model.to(device or default_device()).eval()
+    return model, LabelEncoder.load(directory / LABELS_FILE), TrainConfig.from_dict(meta["train"])
+
+
+def _save_training_state(directory, epoch, history, optimizer, scheduler, scaler) -> None:
+    state = {
+        "epoch": epoch,
+        "history": json.dumps(history),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+    }
+    torch.save(state, Path(directory) / STATE_FILE)
+
+
+def _load_training_state(directory, model, optimizer, scheduler, scaler) -> tuple[int, list[dict]]:
+    model.load_state_dict(load_file(Path(directory) / WEIGHTS_FILE))
+    state = torch.load(Path(directory) / STATE_FILE, weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    return state["epoch"], json.loads(state["history"])
