@@ -301,4 +301,10 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    return COMMANDS[args.command](args)
+    from mmsent.data import DataError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (DataError, FileNotFoundError) as error:  # bad input: say what and where, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -184,7 +184,8 @@ def _load_tiny(seed: int = 0) -> Encoders:
                              num_attention_heads=2, intermediate_size=64)
     clip_config = CLIPConfig(
         text_config=dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, max_position_embeddings=16),
+                         num_attention_heads=2, max_position_embeddings=16,
+                         pad_token_id=0, bos_token_id=2, eos_token_id=3),
         vision_config=dict(image_size=OFFLINE_IMAGE_SIZE, patch_size=OFFLINE_PATCH_SIZE, hidden_size=32,
                            intermediate_size=64, num_hidden_layers=1, num_attention_heads=2),
         projection_dim=16,
@@ -210,7 +211,9 @@ def _load_offline(clip_dir: Path = OFFLINE_CLIP_DIR) -> Encoders:
         "offline", text_model, _minilm_tokenizer(), image_model,
         image_processor_class().from_pretrained(clip_dir, local_files_only=True),
         OFFLINE_TEXT_NAME, f"mmsent/clip-offline@{weights_hash}",
-        clip_tokenizer=AutoTokenizer.from_pretrained(clip_dir, local_files_only=True),
+        # PreTrainedTokenizerFast, not AutoTokenizer: transformers 5 saves the class name "TokenizersBackend",
+        # which transformers 4 would not know; PreTrainedTokenizerFast reads tokenizer.json in both.
+        clip_tokenizer=transformers.PreTrainedTokenizerFast.from_pretrained(clip_dir, local_files_only=True),
     )
 
 

@@ -6,16 +6,18 @@ prepares its photo, and `collate_fn` pads a batch to its longest review and cope
 `mmsent.data.synth` draws the bundled synthetic data set.
 """
 
-from mmsent.data.dataset import ReviewDataset, collate_fn, make_loader
-from mmsent.data.images import ImageProblem, open_rgb
+from mmsent.data.dataset import LengthGroupedBatchSampler, ReviewDataset, collate_fn, make_loader
+from mmsent.data.images import ImageProblem, check_image, open_rgb
 from mmsent.data.table import DataError, LabelEncoder, ReviewTable, load_reviews, split_table
 
 __all__ = [
     "DataError",
     "ImageProblem",
     "LabelEncoder",
+    "LengthGroupedBatchSampler",
     "ReviewDataset",
     "ReviewTable",
+    "check_image",
     "collate_fn",
     "load_reviews",
     "make_loader",

@@ -1,0 +1,51 @@
+"""Shared data fixtures: small review tables written to a temporary folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+TinyCsv = Callable[..., Path]
+
+
+@pytest.fixture
+def tiny_csv(tmp_path: Path) -> TinyCsv:
+    """A factory writing `tmp_path/data/reviews.csv` plus one small PNG per review.
+
+    `tiny_csv(n=8, classes=("negative", "positive"), edit=None)` returns the CSV's path. Rows
+    cycle through `classes`; each has review_id "r000", text, image_path "images/r000.png"
+    (a 16x16 PNG of one colour) and the extra columns rating and price. `edit(frame)` may
+    change the table before it is written (the images are drawn first, from the defaults).
+    Break files afterwards, e.g. `(csv.parent / "images/r001.png").write_bytes(b"...")`.
+    """
+
+    def make(
+        n: int = 8,
+        classes: Sequence[object] = ("negative", "positive"),
+        edit: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    ) -> Path:
+        folder = tmp_path / "data"
+        (folder / "images").mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(
+            {
+                "review_id": [f"r{i:03d}" for i in range(n)],
+                "text": [f"review number {i} " + "words " * (i % 5) for i in range(n)],
+                "image_path": [f"images/r{i:03d}.png" for i in range(n)],
+                "label": [classes[i % len(classes)] for i in range(n)],
+                "rating": [1 + i % 5 for i in range(n)],
+                "price": [9.5 + i for i in range(n)],
+            }
+        )
+        for i, relative in enumerate(frame["image_path"]):
+            Image.new("RGB", (16, 16), (20 * i % 256, 100, 200)).save(folder / relative)
+        if edit is not None:
+            frame = edit(frame)
+        csv_path = folder / "reviews.csv"
+        frame.to_csv(csv_path, index=False)
+        return csv_path
+
+    return make

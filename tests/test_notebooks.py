@@ -1,0 +1,392 @@
+"""The course's notebook conventions, checked on every notebook (notebooks/**/*.ipynb, solutions included).
+
+Each `check_*` function takes a notebook (the parsed JSON) and its path relative to the repository
+root, and returns a list of problems (empty when the notebook follows the convention). The rules are
+explained for authors in notebooks/README.md. Running the notebooks themselves is a separate step:
+`pytest --nbval-lax --nbval-current-env notebooks/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mmsent import course
+from mmsent.paths import REPO_DIR
+
+NOTEBOOKS_DIR = REPO_DIR / "notebooks"
+NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NAME_PATTERN = re.compile(r"^(\d{2})_[a-z0-9]+(_[a-z0-9]+)*\.ipynb$")  # NN_short_title.ipynb
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _markdown(nb: dict) -> list[str]:
+    return [_source(cell) for cell in nb["cells"] if cell["cell_type"] == "markdown"]
+
+
+def _h2_headings(nb: dict) -> list[str]:
+    return [line.strip() for text in _markdown(nb) for line in text.splitlines() if line.startswith("## ")]
+
+
+def _header_cells(nb: dict) -> list[dict]:
+    """The cells before the first code cell."""
+    header = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            break
+        header.append(cell)
+    return header
+
+
+# -- the checks ---------------------------------------------------------------------------------------
+
+
+def check_valid_nbformat(nb: dict, relpath: str) -> list[str]:
+    try:
+        nbformat.validate(nbformat.from_dict(nb))
+    except nbformat.ValidationError as error:
+        return [f"not a valid notebook: {error.message}"]
+    return [] if nb.get("nbformat") == 4 else [f"nbformat {nb.get('nbformat')}, expected 4"]
+
+
+def check_no_outputs(nb: dict, relpath: str) -> list[str]:
+    return [
+        f"cell {index} has stored outputs or an execution count: clear them before committing"
+        for index, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+
+
+def check_metadata(nb: dict, relpath: str) -> list[str]:
+    expected = course.notebook_metadata()
+    return [
+        f"metadata[{key!r}] is {nb['metadata'].get(key)!r}, expected {value!r}"
+        for key, value in expected.items()
+        if key != "language_info" and nb["metadata"].get(key) != value
+    ]
+
+
+def check_title(nb: dict, relpath: str) -> list[str]:
+    number = Path(relpath).name[:2]
+    first = nb["cells"][0] if nb["cells"] else {"cell_type": "none"}
+    if first["cell_type"] != "markdown" or not _source(first).startswith(f"# {number} · "):
+        return [f"the first cell must be a markdown title '# {number} · Title'"]
+    return []
+
+
+def check_colab_badge(nb: dict, relpath: str) -> list[str]:
+    cells = nb["cells"]
+    if (
+        len(cells) < 2
+        or cells[1]["cell_type"] != "markdown"
+        or _source(cells[1]) != course.colab_badge(relpath)
+    ):
+        return [f"the second cell must be the markdown badge course.colab_badge({relpath!r})"]
+    return []
+
+
+def check_goal_and_prerequisites(nb: dict, relpath: str) -> list[str]:
+    header = "\n".join(_source(cell) for cell in _header_cells(nb) if cell["cell_type"] == "markdown")
+    return [
+        f"no line starting with '{marker}' before the first code cell"
+        for marker in ("**Goal:**", "**Prerequisites:**")
+        if not re.search(rf"^{re.escape(marker)}", header, re.MULTILINE)
+    ]
+
+
+def check_setup_cell(nb: dict, relpath: str) -> list[str]:
+    code = [_source(cell) for cell in nb["cells"] if cell["cell_type"] == "code"]
+    if not code or code[0] != course.SETUP_CELL:
+        return ["the first code cell must be exactly mmsent.course.SETUP_CELL (regenerate the notebook)"]
+    if course.SETUP_CELL in code[1:]:
+        return ["the set-up cell appears twice: keep only the first"]
+    return []
+
+
+def check_recap_and_exercises(nb: dict, relpath: str) -> list[str]:
+    headings = _h2_headings(nb)
+    if "## Recap" not in headings or "## Exercises" not in headings:
+        return ["missing a '## Recap' or an '## Exercises' section"]
+    if headings[-2:] != ["## Recap", "## Exercises"]:
+        return ["the last two sections must be '## Recap' then '## Exercises'"]
+    exercises = next(text for text in _markdown(nb) if re.search(r"^## Exercises\s*$", text, re.MULTILINE))
+    count = len(re.findall(r"^\d+\.\s", exercises.split("## Exercises", 1)[1], re.MULTILINE))
+    return [] if 2 <= count <= 4 else [f"{count} exercises in the '## Exercises' cell, expected 2 to 4"]
+
+
+def check_nothing_skipped(nb: dict, relpath: str) -> list[str]:
+    problems = []
+    for index, cell in enumerate(nb["cells"]):
+        if re.search(r"NBVAL_(SKIP|RAISES_EXCEPTION)", _source(cell)):
+            problems.append(f"cell {index} carries an NBVAL marker: every cell must run")
+        tags = cell.get("metadata", {}).get("tags", [])
+        if any("skip" in tag or "raises-exception" in tag for tag in tags):
+            problems.append(f"cell {index} is tagged {tags}: show errors with try/except instead")
+    return problems
+
+
+def check_no_installs(nb: dict, relpath: str) -> list[str]:
+    return [
+        f"cell {index} installs packages: dependencies belong in pyproject.toml"
+        for index, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code"
+        and _source(cell) != course.SETUP_CELL
+        and re.search(r"pip install|conda install", _source(cell))
+    ]
+
+
+CHECKS = (
+    check_valid_nbformat,
+    check_no_outputs,
+    check_metadata,
+    check_title,
+    check_colab_badge,
+    check_goal_and_prerequisites,
+    check_setup_cell,
+    check_recap_and_exercises,
+    check_nothing_skipped,
+    check_no_installs,
+)
+
+
+def problems_in(nb: dict, relpath: str) -> list[str]:
+    """Every convention problem of one notebook (used by the notebook generator, too)."""
+    return [problem for check in CHECKS for problem in check(nb, relpath)]
+
+
+# -- every notebook follows every convention ------------------------------------------------------------
+
+
+def _relpath(path: Path) -> str:
+    return path.relative_to(REPO_DIR).as_posix()
+
+
+def test_there_are_notebooks():
+    assert (NOTEBOOKS_DIR / "00_welcome_and_setup.ipynb") in NOTEBOOKS
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_relpath)
+def test_notebook_convention(path: Path, check):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    problems = check(nb, _relpath(path))
+    assert not problems, f"{_relpath(path)}: " + "; ".join(problems)
+
+
+def test_notebook_names():
+    bad = [_relpath(path) for path in NOTEBOOKS if not NAME_PATTERN.match(path.name)]
+    assert not bad, f"notebook names must look like NN_short_title.ipynb: {bad}"
+
+
+def test_numbering_is_contiguous_from_00():
+    numbers = [int(path.name[:2]) for path in NOTEBOOKS_DIR.glob("*.ipynb")]
+    assert sorted(numbers) == list(range(len(numbers))), f"notebook numbers {sorted(numbers)}"
+
+
+def test_solutions_match_a_notebook():
+    main = {path.name for path in NOTEBOOKS_DIR.glob("*.ipynb")}
+    orphans = [path.name for path in (NOTEBOOKS_DIR / "solutions").glob("*.ipynb") if path.name not in main]
+    assert not orphans, f"solutions/ notebooks must share the name of a notebook: {orphans}"
+
+
+def test_instructor_guide_lists_every_notebook():
+    guide = (NOTEBOOKS_DIR / "README.md").read_text(encoding="utf-8")
+    missing = [path.name for path in NOTEBOOKS_DIR.glob("*.ipynb") if path.name not in guide]
+    assert not missing, f"notebooks/README.md does not mention {missing}"
+
+
+def test_readme_table_of_notebooks_is_in_sync():
+    readme = REPO_DIR / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    if not re.search(r"^#+ .*Notebooks", text, re.MULTILINE):
+        pytest.skip("README.md has no Notebooks section yet")
+    missing = [line for line in course.toc_markdown().splitlines() if line not in text.splitlines()]
+    assert not missing, (
+        "README.md's table of notebooks is stale; paste mmsent.course.toc_markdown():\n" + "\n".join(missing)
+    )
+
+
+# -- the checks catch what they should ------------------------------------------------------------------
+
+
+def _good_notebook(relpath: str = "notebooks/00_welcome_and_setup.ipynb") -> dict:
+    cells = [
+        nbformat.v4.new_markdown_cell("# 00 · Welcome"),
+        nbformat.v4.new_markdown_cell(course.colab_badge(relpath)),
+        nbformat.v4.new_markdown_cell("**Goal:** learn.\n\n**Prerequisites:** none."),
+        nbformat.v4.new_code_cell(course.SETUP_CELL),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("## Recap\n\n- things"),
+        nbformat.v4.new_markdown_cell("## Exercises\n\n1. One.\n2. Two.\n   1. a sub-step\n"),
+    ]
+    return json.loads(
+        nbformat.writes(nbformat.v4.new_notebook(cells=cells, metadata=course.notebook_metadata()))
+    )
+
+
+def test_a_conforming_notebook_has_no_problems():
+    assert problems_in(_good_notebook(), "notebooks/00_welcome_and_setup.ipynb") == []
+
+
+def _append_cell(source: str):
+    return lambda nb: nb["cells"].append(nbformat.v4.new_markdown_cell(source))
+
+
+def _set(index: int, **fields):
+    return lambda nb: nb["cells"][index].update(fields)
+
+
+SPOILS = {  # name: (how to break the good notebook, the check that must notice)
+    "execution count": (_set(4, execution_count=3), check_no_outputs),
+    "stored output": (
+        _set(4, outputs=[{"output_type": "stream", "name": "stdout", "text": "1"}]),
+        check_no_outputs,
+    ),
+    "no GPU asked": (lambda nb: nb["metadata"].pop("accelerator"), check_metadata),
+    "wrong number": (_set(0, source="# 01 · Welcome"), check_title),
+    "hand-made badge": (_set(1, source="[Open in Colab](https://example.com)"), check_colab_badge),
+    "no prerequisites": (_set(2, source="**Goal:** learn."), check_goal_and_prerequisites),
+    "edited setup cell": (_set(3, source=course.SETUP_CELL + "\n"), check_setup_cell),
+    "second setup cell": (_set(4, source=course.SETUP_CELL), check_setup_cell),
+    "no recap": (lambda nb: nb["cells"].pop(5), check_recap_and_exercises),
+    "one exercise": (_set(6, source="## Exercises\n\n1. Only one."), check_recap_and_exercises),
+    "exercises not last": (_append_cell("## Appendix"), check_recap_and_exercises),
+    "NBVAL_SKIP": (_set(4, source="# NBVAL_SKIP\nx = 1"), check_nothing_skipped),
+    "raises-exception tag": (_set(4, metadata={"tags": ["raises-exception"]}), check_nothing_skipped),
+    "pip install": (_set(4, source="!pip install torch"), check_no_installs),
+}
+
+
+@pytest.mark.parametrize("spoil, check", SPOILS.values(), ids=SPOILS.keys())
+def test_each_check_catches_its_violation(spoil, check):
+    nb = _good_notebook()
+    spoil(nb)
+    assert check(nb, "notebooks/00_welcome_and_setup.ipynb")
+
+
+# -- mmsent.course ------------------------------------------------------------------------------------
+
+
+def test_setup_cell_is_plain_python_generated_from_the_repository_address():
+    compile(course.SETUP_CELL, "setup cell", "exec")  # no IPython magics: it runs before mmsent exists
+    assert course.REPO_URL in course.SETUP_CELL and f"--branch={course.REPO_BRANCH}" in course.SETUP_CELL
+    fork = course.setup_cell_source("https://github.com/someone/fork", "dev")
+    assert "https://github.com/someone/fork" in fork and "--branch=dev" in fork
+    assert course.REPO_URL not in fork
+
+
+def test_setup_cell_installs_nothing_locally(tmp_path):
+    script = f"import os\n{course.SETUP_CELL}\nprint(repr(os.getcwd()), device.type, profile)"
+    env = {**os.environ, "MMSENT_DEVICE": "cpu", "MMSENT_PROFILE": "tiny", "PYTHONPATH": str(REPO_DIR)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"{str(tmp_path)!r} cpu tiny"
+    assert "torch" in result.stdout and "profile" in result.stdout  # the versions block
+
+
+def test_colab_badge_points_at_the_notebook_on_the_branch():
+    badge = course.colab_badge("notebooks/solutions/03_multimodalnet_toy.ipynb")
+    assert badge.startswith("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](")
+    assert badge.endswith(
+        "(https://colab.research.google.com/github/mmsent-course/mmsent/blob/main/"
+        "notebooks/solutions/03_multimodalnet_toy.ipynb)"
+    )
+    absolute = REPO_DIR / "notebooks" / "00_x.ipynb"
+    assert course.colab_badge(absolute) == course.colab_badge("notebooks/00_x.ipynb")
+    with pytest.raises(ValueError, match="not a notebook under notebooks/"):
+        course.colab_badge("README.md")
+
+
+def test_toc_markdown_has_one_row_per_notebook_with_its_badge():
+    rows = course.toc_markdown().splitlines()[2:]
+    main = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+    assert len(rows) == len(main)
+    for row, path in zip(rows, main, strict=True):
+        assert row.startswith(f"| {path.name[:2]} | [")
+        assert course.colab_badge(f"notebooks/{path.name}") in row
+    assert "| 00 | [Welcome and set-up](notebooks/00_welcome_and_setup.ipynb) |" in rows[0]
+
+
+def test_scale_follows_the_budget(monkeypatch):
+    monkeypatch.setenv(course.BUDGET_ENV, "cpu")
+    assert course.scale(cpu=1, gpu=5) == 1
+    monkeypatch.setenv(course.BUDGET_ENV, "gpu")
+    assert course.scale(cpu=1, gpu=5) == 5
+    monkeypatch.setenv(course.BUDGET_ENV, "tpu")
+    with pytest.raises(ValueError, match="MMSENT_BUDGET"):
+        course.budget()
+    monkeypatch.delenv(course.BUDGET_ENV)
+    monkeypatch.setattr(course, "_chosen_device", course.pick_device("cpu"))
+    assert course.budget() == "cpu"
+
+
+def test_pick_device(monkeypatch):
+    import torch
+
+    monkeypatch.delenv(course.DEVICE_ENV, raising=False)
+    assert course.pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="Unknown device"):
+        course.pick_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="not available"):
+        assert course.pick_device("cuda") == torch.device("cpu")
+    monkeypatch.setenv(course.DEVICE_ENV, "cpu")
+    assert course.pick_device() == torch.device("cpu")
+
+
+def test_seed_everything_makes_draws_repeat():
+    import random
+
+    import numpy as np
+    import torch
+
+    def draw():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    course.seed_everything(3)
+    first = draw()
+    course.seed_everything(3)
+    assert draw() == first
+    course.seed_everything(4)
+    assert draw() != first
+
+
+def test_versions_block(capsys):
+    course.show_versions(course.pick_device("cpu"), profile="offline", seed=0)
+    lines = capsys.readouterr().out.splitlines()
+    keys = [line.split("  ")[0] for line in lines]
+    expected = [
+        "python",
+        "torch",
+        "transformers",
+        "mmsent",
+        "device",
+        "CPU threads",
+        "profile",
+        "budget",
+        "seed",
+    ]
+    assert keys == expected
+    column = len("transformers") + 2  # values start in one column, after the longest key
+    assert all(line[column - 2 : column] == "  " and line[column] != " " for line in lines)
+
+
+def test_importing_course_is_cheap():
+    script = "import sys, mmsent.course; print(sorted({'torch', 'transformers', 'numpy'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_DIR, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
