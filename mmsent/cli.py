@@ -1,11 +1,11 @@
 """`python -m mmsent`: train, evaluate and predict from a terminal, with the same code the notebooks use.
 
-    python -m mmsent train                      # bundled data, offline profile, report in reports/latest
-    python -m mmsent train --data my.csv --epochs 3 --report-dir reports/mine
-    python -m mmsent evaluate --checkpoint reports/latest/checkpoint --data my.csv
-    python -m mmsent predict --checkpoint reports/latest/checkpoint --text "Well. It arrived." --image box.png
-    python -m mmsent pretrain-clip              # rebuild data/clip-offline
-    python -m mmsent make-data                  # regenerate the bundled review set
+python -m mmsent train                      # bundled data, offline profile, report in reports/latest
+python -m mmsent train --data my.csv --epochs 3 --report-dir reports/mine
+python -m mmsent evaluate --checkpoint reports/latest/checkpoint --data my.csv
+python -m mmsent predict --checkpoint reports/latest/checkpoint --text "Well. It arrived." --image box.png
+python -m mmsent pretrain-clip              # rebuild data/clip-offline
+python -m mmsent make-data                  # regenerate the bundled review set
 """
 
 from __future__ import annotations
@@ -37,56 +37,112 @@ def _parser() -> argparse.ArgumentParser:
         description="Fit the BERT + CLIP cross-attention model and both unimodal baselines on the same "
         "split, evaluate them on the test split and write metrics, plots and the checkpoint.",
     )
-    train.add_argument("--data", type=Path, default=REVIEWS_CSV,
-                       help="CSV with columns text, image_path, label (default: the bundled data set)")
-    train.add_argument("--profile", choices=("full", "offline", "tiny"), default=None,
-                       help="encoders: full = bert-base + CLIP ViT-B/32 from the hub, offline = packaged "
-                       "MiniLM + the course's CLIP (default: MMSENT_PROFILE, else offline unless a GPU "
-                       "and the hub are at hand)")
+    train.add_argument(
+        "--data",
+        type=Path,
+        default=REVIEWS_CSV,
+        help="CSV with columns text, image_path, label (default: the bundled data set)",
+    )
+    train.add_argument(
+        "--profile",
+        choices=("full", "offline", "tiny"),
+        default=None,
+        help="encoders: full = bert-base + CLIP ViT-B/32 from the hub, offline = packaged "
+        "MiniLM + the course's CLIP (default: MMSENT_PROFILE, else offline unless a GPU "
+        "and the hub are at hand)",
+    )
     train.add_argument("--epochs", type=int, default=4, help="passes over the training split (default 4)")
     train.add_argument("--batch-size", type=int, default=32, help="reviews per step (default 32)")
-    train.add_argument("--lr", type=float, default=5e-5, help="learning rate of the text encoder (default 5e-5)")
-    train.add_argument("--head-lr", type=float, default=1e-3,
-                       help="learning rate of the new layers: attention, gate, classifier (default 1e-3)")
-    train.add_argument("--train-text-layers", type=int, default=2,
-                       help="top text-encoder layers to fine-tune; -1 = all, 0 = frozen (default 2)")
+    train.add_argument(
+        "--lr", type=float, default=5e-5, help="learning rate of the text encoder (default 5e-5)"
+    )
+    train.add_argument(
+        "--head-lr",
+        type=float,
+        default=1e-3,
+        help="learning rate of the new layers: attention, gate, classifier (default 1e-3)",
+    )
+    train.add_argument(
+        "--train-text-layers",
+        type=int,
+        default=2,
+        help="top text-encoder layers to fine-tune; -1 = all, 0 = frozen (default 2)",
+    )
     train.add_argument("--max-length", type=int, default=128, help="longest review in tokens (default 128)")
-    train.add_argument("--models", default=",".join(MODES),
-                       help=f"comma-separated models to train (default {','.join(MODES)})")
-    train.add_argument("--report-dir", type=Path, default=Path("reports/latest"),
-                       help="where metrics.json, plots, the skipped-rows report and the checkpoint go "
-                       "(default reports/latest)")
+    train.add_argument(
+        "--models",
+        default=",".join(MODES),
+        help=f"comma-separated models to train (default {','.join(MODES)})",
+    )
+    train.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports/latest"),
+        help="where metrics.json, plots, the skipped-rows report and the checkpoint go "
+        "(default reports/latest)",
+    )
     train.add_argument("--seed", type=int, default=0, help="seed for splits, initialisation and shuffling")
     train.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
-    evaluate = commands.add_parser("evaluate", help="metrics of a saved checkpoint on a CSV",
-                                   description="Score a checkpoint written by `train` on a review table.")
-    evaluate.add_argument("--checkpoint", type=Path, default=Path("reports/latest/checkpoint"),
-                          help="checkpoint folder (default reports/latest/checkpoint)")
-    evaluate.add_argument("--data", type=Path, default=REVIEWS_CSV, help="CSV to score (default: bundled data)")
-    evaluate.add_argument("--split", default="test",
-                          help="rows of this split when the CSV has a 'split' column; 'all' for every row")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="metrics of a saved checkpoint on a CSV",
+        description="Score a checkpoint written by `train` on a review table.",
+    )
+    evaluate.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("reports/latest/checkpoint"),
+        help="checkpoint folder (default reports/latest/checkpoint)",
+    )
+    evaluate.add_argument(
+        "--data", type=Path, default=REVIEWS_CSV, help="CSV to score (default: bundled data)"
+    )
+    evaluate.add_argument(
+        "--split",
+        default="test",
+        help="rows of this split when the CSV has a 'split' column; 'all' for every row",
+    )
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics to this file")
     evaluate.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
 
-    predict = commands.add_parser("predict", help="label one review (text + optional photo)",
-                                  description="Print the label, class probabilities and image gate for one review.")
-    predict.add_argument("--checkpoint", type=Path, default=Path("reports/latest/checkpoint"),
-                         help="checkpoint folder (default reports/latest/checkpoint)")
+    predict = commands.add_parser(
+        "predict",
+        help="label one review (text + optional photo)",
+        description="Print the label, class probabilities and image gate for one review.",
+    )
+    predict.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path("reports/latest/checkpoint"),
+        help="checkpoint folder (default reports/latest/checkpoint)",
+    )
     predict.add_argument("--text", required=True, help="the review's text")
     predict.add_argument("--image", type=Path, default=None, help="path of the product photo (optional)")
     predict.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
 
-    clip = commands.add_parser("pretrain-clip", help="train the offline profile's small CLIP model",
-                               description="Contrastively pretrain the small CLIPModel of the offline profile on "
-                               "generated image-caption pairs and save it with save_pretrained.")
-    clip.add_argument("--out", type=Path, default=OFFLINE_CLIP_DIR, help=f"output folder (default {OFFLINE_CLIP_DIR})")
-    clip.add_argument("--epochs", type=int, default=None, help="passes over the pairs (default: the recipe's)")
-    clip.add_argument("--seed", type=int, default=None, help="seed of the pairs and the run (default: the recipe's)")
+    clip = commands.add_parser(
+        "pretrain-clip",
+        help="train the offline profile's small CLIP model",
+        description="Contrastively pretrain the small CLIPModel of the offline profile on "
+        "generated image-caption pairs and save it with save_pretrained.",
+    )
+    clip.add_argument(
+        "--out", type=Path, default=OFFLINE_CLIP_DIR, help=f"output folder (default {OFFLINE_CLIP_DIR})"
+    )
+    clip.add_argument(
+        "--epochs", type=int, default=None, help="passes over the pairs (default: the recipe's)"
+    )
+    clip.add_argument(
+        "--seed", type=int, default=None, help="seed of the pairs and the run (default: the recipe's)"
+    )
 
-    data = commands.add_parser("make-data", help="regenerate the bundled review data set",
-                               description="Draw the synthetic review set (CSV + photos) from a seed.")
+    data = commands.add_parser(
+        "make-data",
+        help="regenerate the bundled review data set",
+        description="Draw the synthetic review set (CSV + photos) from a seed.",
+    )
     data.add_argument("--out", type=Path, default=REVIEWS_CSV.parent, help="output folder (default data/)")
     data.add_argument("--n", type=int, default=2400, help="number of reviews (default 2400)")
     data.add_argument("--seed", type=int, default=0, help="seed (default 0)")
@@ -108,10 +164,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import torch
 
     from mmsent import train as training
     from mmsent import viz
+    from mmsent.course import pick_device
     from mmsent.data import ReviewDataset, load_reviews, split_table
     from mmsent.encoders import load_encoders, resolve_profile
     from mmsent.models import MultimodalSentimentModel
@@ -123,7 +179,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit(f"--models: unknown {unknown}; choose from {', '.join(MODES)}")
     report = args.report_dir
     report.mkdir(parents=True, exist_ok=True)
-    device = torch.device(args.device) if args.device else training.default_device()
+    device = pick_device(args.device)
     profile = resolve_profile(args.profile)
     training.seed_everything(args.seed)
     log.info("profile %s on %s; data %s", profile, device, args.data)
@@ -145,16 +201,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     text_layers = None if args.train_text_layers < 0 else args.train_text_layers
 
-    metrics: dict = {}
+    encoders = load_encoders(profile)  # each model fine-tunes its own copy of the text encoder
+    datasets = {
+        name: ReviewDataset(frame, encoders.tokenizer, encoders.image_processor, args.max_length)
+        for name, frame in splits.items()
+    }
     features = None  # the frozen image encoder's outputs, shared by fusion and image-only
+    metrics: dict = {}
     for mode in modes:
         print(f"\n== {mode} ==")
         training.seed_everything(args.seed)
-        encoders = load_encoders(profile)  # a fresh text encoder for each model: fine-tuning changes it
-        datasets = {
-            name: ReviewDataset(frame, encoders.tokenizer, encoders.image_processor, args.max_length)
-            for name, frame in splits.items()
-        }
         model = MultimodalSentimentModel(encoders, len(classes), mode=mode, train_text_layers=text_layers)
         model.to(device)
         if mode != "text_only" and features is None:
@@ -176,7 +232,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         history.to_csv(report / f"history_{mode}.csv", index=False)
         viz.plot_history(history, f"Training curves: {mode} ({profile} profile)").savefig(
-            report / f"curves_{mode}.png", dpi=120)
+            report / f"curves_{mode}.png", dpi=120
+        )
         result = training.predict(model, datasets["test"], features=split_features.get("test"), config=config)
         metrics[mode] = training.classification_metrics(result.targets, result.labels)
         print(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics[mode].items()))
@@ -198,7 +255,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if len(modes) > 1:
         scores = {m: metrics[m] for m in modes}
         viz.plot_metric_table(scores, "Test metrics: fusion against each modality alone").savefig(
-            report / "ablation.png", dpi=120)
+            report / "ablation.png", dpi=120
+        )
     _summary(metrics, modes, report)
     return 0
 
@@ -208,7 +266,9 @@ def _fusion_pictures(viz, training, result, test_set, classes, report: Path) -> 
     import numpy as np
 
     matrix = training.confusion(result, len(classes))
-    viz.plot_confusion(matrix, classes, "Fusion model on the test split").savefig(report / "confusion.png", dpi=120)
+    viz.plot_confusion(matrix, classes, "Fusion model on the test split").savefig(
+        report / "confusion.png", dpi=120
+    )
     if result.attention is None:
         return
     frame = test_set.frame.reset_index(drop=True)
@@ -230,7 +290,9 @@ def _summary(metrics: dict, modes: list[str], report: Path) -> None:
     lines = ["", "model        accuracy  precision  recall  f1"]
     for mode in modes:
         m = metrics[mode]
-        lines.append(f"{mode:<12} {m['accuracy']:8.3f} {m['precision']:10.3f} {m['recall']:7.3f} {m['f1']:6.3f}")
+        lines.append(
+            f"{mode:<12} {m['accuracy']:8.3f} {m['precision']:10.3f} {m['recall']:7.3f} {m['f1']:6.3f}"
+        )
     lines.append(f"\n{metrics['run']['seconds']:.0f} s; report in {report}/")
     print("\n".join(lines))
 
@@ -251,7 +313,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         frame = frame[frame["split"] == args.split]
     if frame.empty:
         raise SystemExit(f"no rows of split {args.split!r} in {args.data}; use --split all")
-    dataset = ReviewDataset(frame, model.encoders.tokenizer, model.encoders.image_processor, config.max_length)
+    dataset = ReviewDataset(
+        frame, model.encoders.tokenizer, model.encoders.image_processor, config.max_length
+    )
     metrics = training.evaluate(model, dataset, config=config)
     print(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))
     if args.json:
@@ -264,7 +328,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     model, labels, config = training.load_checkpoint(args.checkpoint, device=args.device)
     result = training.predict_reviews(model, [args.text], [args.image], labels, config)
-    probabilities = {name: round(float(p), 4) for name, p in zip(labels.classes, result.probabilities[0])}
+    probabilities = {
+        name: round(float(p), 4) for name, p in zip(labels.classes, result.probabilities[0], strict=True)
+    }
     answer = {"label": labels.classes[result.labels[0]], "probabilities": probabilities}
     if result.gate is not None:
         answer["gate"] = round(float(result.gate[0]), 4)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -27,8 +26,10 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 from tqdm.auto import tqdm
 
 from mmsent import __version__
+from mmsent.course import pick_device, seed_everything
 from mmsent.data import LabelEncoder, ReviewDataset, make_loader
 from mmsent.encoders import Encoders, load_encoders
+from mmsent.features import image_features
 from mmsent.models import MultimodalSentimentModel
 
 WEIGHTS_FILE = "model.safetensors"
@@ -59,22 +60,6 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch so the same command gives the same metrics."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def default_device() -> torch.device:
-    """The best device at hand: CUDA, then Apple's MPS, then the CPU (like d2l's `try_gpu`)."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def autocast_dtype(device: torch.device, mixed_precision: str = "auto") -> torch.dtype | None:
@@ -135,44 +120,19 @@ class ImageFeatures:
         }
 
 
-@torch.no_grad()
 def encode_dataset_images(
-    model: MultimodalSentimentModel,
-    dataset: ReviewDataset,
-    batch_size: int = 64,
-    device: torch.device | None = None,
-    progress: bool = True,
+    model: MultimodalSentimentModel, dataset: ReviewDataset, batch_size: int = 64, progress: bool = True
 ) -> ImageFeatures:
-    """Run the (frozen) image encoder once over every photo of `dataset`.
+    """Run the model's (frozen) image encoder once over every photo of `dataset`.
 
     Rows without a usable photo get zero features and present=False.
     """
-    device = device or next(model.parameters()).device
-    loader = make_loader(dataset, batch_size=batch_size, shuffle=False)
-    embeds, patches, present = [], [], []
-    for batch in tqdm(loader, desc="encoding photos", disable=not progress, leave=False):
-        pixel_values = batch["pixel_values"]
-        if pixel_values is None:  # a whole batch without photos
-            size = len(batch["labels"])
-            embeds.append(torch.zeros(size, model.encoders.image_embed_dim))
-            patches.append(torch.zeros(size, model.encoders.num_patches, model.encoders.image_dim))
-        else:
-            image_embeds, patch_tokens = model.encode_images(pixel_values.to(device))
-            embeds.append(image_embeds.float().cpu())
-            patches.append(patch_tokens.float().cpu())
-        present.append(batch["image_present"])
-    return ImageFeatures(torch.cat(embeds), torch.cat(patches), torch.cat(present))
+    embeds, patches, present = image_features(model.encoders, dataset.image_paths, batch_size, progress)
+    return ImageFeatures(embeds, patches, present)
 
 
 def _uses_cache(model: MultimodalSentimentModel, config: TrainConfig) -> bool:
     return config.cache_image_features and model.mode != "text_only" and model.freeze_image
-
-
-def _text_only_view(dataset: ReviewDataset) -> ReviewDataset:
-    """The same rows without decoding photos: their features come from the cache."""
-    return ReviewDataset(
-        dataset.frame, dataset.tokenizer, dataset.image_processor, dataset.max_length, load_images=False
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -201,7 +161,11 @@ def _optimizer(model: MultimodalSentimentModel, config: TrainConfig, device: tor
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
             (encoder if name.startswith("text_model.") else head).append(parameter)
-    groups = [g for g in ({"params": encoder, "lr": config.lr}, {"params": head, "lr": config.head_lr}) if g["params"]]
+    groups = [
+        g
+        for g in ({"params": encoder, "lr": config.lr}, {"params": head, "lr": config.head_lr})
+        if g["params"]
+    ]
     # The fused CUDA kernel updates all parameters in one launch instead of one per tensor.
     fused = device.type == "cuda"
     return torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=fused)
@@ -250,7 +214,7 @@ def predict(
     config = config or TrainConfig()
     device = next(model.parameters()).device
     if features is not None:
-        dataset = _text_only_view(dataset)
+        dataset = dataset.without_images()
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, pad_token_id=_pad_id(model))
     dtype = autocast_dtype(device, config.mixed_precision)
     model.eval()
@@ -353,7 +317,7 @@ def fit(
             train_features = encode_dataset_images(model, train_set, progress=progress)
         if val_set is not None and val_features is None:
             val_features = encode_dataset_images(model, val_set, progress=progress)
-        train_set = _text_only_view(train_set)
+        train_set = train_set.without_images()
     else:
         train_features = val_features = None
 
@@ -407,10 +371,10 @@ def fit(
             row.update({f"val_{name}": value for name, value in metrics.items()})
         row["seconds"] = time.perf_counter() - started
         history.append(row)
-        log(_epoch_line(row, config.epochs))
         if checkpoint_dir is not None:
             save_checkpoint(checkpoint_dir, model, label_encoder, config)
             _save_training_state(checkpoint_dir, epoch + 1, history, optimizer, scheduler, scaler)
+        log(_epoch_line(row, config.epochs))
     return pd.DataFrame(history)
 
 
@@ -469,7 +433,7 @@ def load_checkpoint(
     encoders = encoders or load_encoders(meta["profile"])
     model = MultimodalSentimentModel.from_config(encoders, meta["model"])
     model.load_state_dict(load_file(directory / WEIGHTS_FILE))
-    model.to(device or default_device()).eval()
+    model.to(pick_device(device and str(device))).eval()
     return model, LabelEncoder.load(directory / LABELS_FILE), TrainConfig.from_dict(meta["train"])
 
 

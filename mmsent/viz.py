@@ -52,7 +52,9 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str = "Con
     )
     threshold = matrix.max() / 2 if matrix.size else 0
     for (row, col), count in np.ndenumerate(matrix):
-        ax.text(col, row, int(count), ha="center", va="center", color="white" if count > threshold else "black")
+        ax.text(
+            col, row, int(count), ha="center", va="center", color="white" if count > threshold else "black"
+        )
     fig.colorbar(image, ax=ax, label="reviews")
     fig.tight_layout()
     return fig
@@ -113,7 +115,7 @@ def attention_grid(
     fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 3.3 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, weight, title in zip(axes.flat, images, weights, titles):
+    for ax, image, weight, title in zip(axes.flat, images, weights, titles, strict=False):
         ax.axis("on")
         show_attention(image, weight, ax=ax, title=title)
     fig.suptitle(suptitle)

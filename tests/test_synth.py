@@ -135,8 +135,8 @@ def test_tabular_columns_are_plausible(committed):
 def test_no_leak_through_words_or_tabular_columns(committed):
     ceilings = synth.theoretical_ceilings(committed)
     numbers = synth.sanity_baselines(committed)
-    assert numbers["bow_text"] <= ceilings["text_only"] + 0.05
-    assert numbers["bow_text_ambiguous"] <= 0.62
+    assert numbers["bow_text"] <= ceilings["text_only"] + 0.02  # words alone reach the text ceiling, no more
+    assert numbers["bow_text_ambiguous"] <= 0.56  # chance on ambiguous texts
     assert numbers["best_single_word"] <= 0.70
     assert 0.65 <= numbers["tabular"] <= 0.85
 
@@ -193,10 +193,10 @@ def test_caption_pairs():
 
 def test_command_line_writes_identical_bytes_twice(tmp_path, capsys):
     for run in ("first", "second"):
-        assert synth.main(["--out", str(tmp_path / run), "--n", "120", "--seed", "1", "--no-baselines"]) == 0
+        assert synth.main(["--out", str(tmp_path / run), "--n", "110", "--seed", "1", "--no-baselines"]) == 0
     assert "ceilings" in capsys.readouterr().out
     first = sorted((tmp_path / "first").rglob("*.*"))
-    assert len(first) == 121
+    assert len(first) == 111
     for path in first:
         assert path.read_bytes() == (tmp_path / "second" / path.relative_to(tmp_path / "first")).read_bytes()
     synth.main(["--out", str(tmp_path / "first"), "--n", "100", "--seed", "1", "--no-baselines"])

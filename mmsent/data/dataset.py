@@ -8,6 +8,7 @@ batches reviews of similar length together.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections.abc import Iterator, Sequence
@@ -88,6 +89,12 @@ class ReviewDataset(Dataset):
             "label": self.labels[index],
             "image": image,
         }
+
+    def without_images(self) -> ReviewDataset:
+        """The same rows and tokens, but photos are not opened (their features come from a cache)."""
+        view = copy.copy(self)
+        view.load_images = False
+        return view
 
     def _image(self, index: int) -> Image.Image | None:
         path = self.image_paths[index]
@@ -194,9 +201,9 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
 def make_loader(
     dataset: ReviewDataset,
     batch_size: int,
-    shuffle: bool,
-    seed: int,
-    pad_token_id: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    pad_token_id: int = 0,
     num_workers: int = 0,
     pad_to: int | None = None,
     group_by_length: bool = False,
@@ -207,15 +214,10 @@ def make_loader(
     of similar lengths, in a shuffled order when `shuffle`.
     """
     collate = functools.partial(collate_fn, pad_token_id=pad_token_id, pad_to=pad_to)
+    # Page-locked host memory lets batches copy to the GPU asynchronously; useless without one.
+    common = {"collate_fn": collate, "num_workers": num_workers, "pin_memory": torch.cuda.is_available()}
     if group_by_length:
         sampler = LengthGroupedBatchSampler(dataset.lengths, batch_size, shuffle=shuffle, seed=seed)
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
+        return DataLoader(dataset, batch_sampler=sampler, **common)
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        collate_fn=collate,
-        num_workers=num_workers,
-    )
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, **common)

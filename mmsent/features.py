@@ -1,0 +1,93 @@
+"""Feature vectors from frozen encoders: one vector per review and modality.
+
+The fusion-strategy notebooks and the toy `MultiModalNet` work on fixed feature vectors:
+computed once with the encoders, then reused for every model that is compared. The trainer
+uses `image_features` too, to encode each photo once when the image encoder is frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from mmsent.data import open_rgb
+from mmsent.encoders import Encoders, clip_image_outputs, text_features
+
+TABULAR_COLUMNS = ("rating", "price", "verified_purchase", "helpful_votes")
+
+
+def _device_of(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+@torch.no_grad()
+def text_embeddings(
+    encoders: Encoders,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    max_length: int = 128,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Mean-pooled text encoder outputs, [reviews, text_dim], on the CPU."""
+    model, device = encoders.text_model.eval(), _device_of(encoders.text_model)
+    chunks = []
+    for start in tqdm(
+        range(0, len(texts), batch_size), desc="encoding texts", disable=not progress, leave=False
+    ):
+        batch = encoders.tokenizer(
+            list(texts[start : start + batch_size]),
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
+        ).to(device)
+        chunks.append(text_features(model, batch["input_ids"], batch["attention_mask"]).float().cpu())
+    return torch.cat(chunks) if chunks else torch.zeros(0, encoders.text_dim)
+
+
+@torch.no_grad()
+def image_features(
+    encoders: Encoders, image_paths: Sequence[str | None], batch_size: int = 64, progress: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The image encoder's outputs for every photo path (None = no photo), on the CPU.
+
+    Returns (embeds [photos, image_embed_dim], patches [photos, num_patches, image_dim],
+    present [photos] bool); rows without a photo get zeros and present=False.
+    """
+    model, device = encoders.image_model.eval(), _device_of(encoders.image_model)
+    embeds = torch.zeros(len(image_paths), encoders.image_embed_dim)
+    patches = torch.zeros(len(image_paths), encoders.num_patches, encoders.image_dim)
+    present = torch.tensor([path is not None for path in image_paths], dtype=torch.bool)
+    rows = np.flatnonzero(present.numpy())
+    for start in tqdm(
+        range(0, len(rows), batch_size), desc="encoding photos", disable=not progress, leave=False
+    ):
+        chunk = rows[start : start + batch_size]
+        images = [open_rgb(image_paths[i]) for i in chunk]
+        pixels = encoders.image_processor(images=images, return_tensors="pt")["pixel_values"].to(device)
+        chunk_embeds, chunk_patches = clip_image_outputs(model, pixels)
+        embeds[chunk] = chunk_embeds.float().cpu()
+        patches[chunk] = chunk_patches.float().cpu()
+    return embeds, patches, present
+
+
+def tabular_features(
+    frame: pd.DataFrame, columns: Sequence[str] = TABULAR_COLUMNS, reference: pd.DataFrame | None = None
+) -> torch.Tensor:
+    """Standardised numeric columns, [reviews, columns]: zero mean, unit variance per column.
+
+    Standardising matters: price (tens to hundreds) would otherwise drown rating (1 to 5).
+    The mean and spread come from `reference` (pass the training rows, so that validation and
+    test rows are scaled like the data the model learned from), else from `frame` itself.
+    """
+    reference = frame if reference is None else reference
+    missing = [c for c in columns if c not in frame or c not in reference]
+    if missing:
+        raise KeyError(f"tabular columns {missing} not in the table; it has {list(frame.columns)}")
+    stats = reference[list(columns)].astype("float32").to_numpy()
+    values = frame[list(columns)].astype("float32").to_numpy()
+    return torch.from_numpy((values - stats.mean(0)) / (stats.std(0) + 1e-6))

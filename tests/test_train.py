@@ -1,0 +1,184 @@
+"""The trainer: metrics, fit / evaluate / predict, cached features, checkpoints, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mmsent import train as training
+from mmsent.data import ReviewDataset, load_reviews, split_table
+from mmsent.encoders import load_encoders
+from mmsent.models import MultimodalSentimentModel
+
+
+@pytest.fixture(scope="module")
+def encoders():
+    return load_encoders("tiny")
+
+
+@pytest.fixture
+def datasets(tiny_csv, encoders):
+    """48 reviews of two classes whose texts carry the label."""
+
+    def say_the_label(frame):
+        return frame.assign(text=[f"{label} {label} review {i}" for i, label in enumerate(frame["label"])])
+
+    table = load_reviews(tiny_csv(n=48, edit=say_the_label))
+    frames = split_table(table, seed=0)
+    return table, {
+        name: ReviewDataset(frame, encoders.tokenizer, encoders.image_processor, max_length=16)
+        for name, frame in frames.items()
+    }
+
+
+def small_config(**overrides) -> training.TrainConfig:
+    return training.TrainConfig(**{"epochs": 2, "batch_size": 8, "seed": 0, "head_lr": 3e-3, **overrides})
+
+
+def test_classification_metrics_known_values():
+    metrics = training.classification_metrics([0, 0, 1, 1], [0, 1, 1, 1])
+    assert metrics["accuracy"] == pytest.approx(0.75)
+    # class 0: P 1, R 0.5; class 1: P 2/3, R 1 -> macro P 5/6, macro R 3/4
+    assert metrics["precision"] == pytest.approx(5 / 6)
+    assert metrics["recall"] == pytest.approx(0.75)
+    f1_0, f1_1 = 2 * 1 * 0.5 / 1.5, 2 * (2 / 3) / (5 / 3)
+    assert metrics["f1"] == pytest.approx((f1_0 + f1_1) / 2)
+
+
+def test_autocast_dtype_is_off_on_cpu():
+    assert training.autocast_dtype(torch.device("cpu")) is None
+    assert training.autocast_dtype(torch.device("cpu"), "bf16") is None
+
+
+def test_fit_returns_history_and_learns(datasets, encoders):
+    _, data = datasets
+    model = MultimodalSentimentModel(encoders, 2)
+    history = training.fit(
+        model, data["train"], data["val"], small_config(epochs=4), progress=False, log=lambda _: None
+    )
+    assert isinstance(history, pd.DataFrame)
+    assert list(history["epoch"]) == [1, 2, 3, 4]
+    for column in (
+        "train_loss",
+        "val_loss",
+        "val_accuracy",
+        "val_precision",
+        "val_recall",
+        "val_f1",
+        "seconds",
+    ):
+        assert column in history
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+
+
+def test_same_seed_same_metrics(datasets, encoders):
+    _, data = datasets
+    runs = []
+    for _ in range(2):
+        training.seed_everything(0)
+        model = MultimodalSentimentModel(encoders, 2)
+        history = training.fit(
+            model, data["train"], data["val"], small_config(), progress=False, log=lambda _: None
+        )
+        runs.append(history.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+
+
+def test_cached_features_match_the_pixel_path(datasets, encoders):
+    _, data = datasets
+    model = MultimodalSentimentModel(encoders, 2).eval()
+    features = training.encode_dataset_images(model, data["test"], progress=False)
+    assert features.patches.shape == (len(data["test"]), encoders.num_patches, encoders.image_dim)
+    cached = training.predict(model, data["test"], features=features)
+    direct = training.predict(model, data["test"])
+    np.testing.assert_allclose(cached.probabilities, direct.probabilities, atol=1e-5)
+    np.testing.assert_allclose(cached.attention, direct.attention, atol=1e-5)
+
+
+def test_predict_shapes(datasets, encoders):
+    _, data = datasets
+    model = MultimodalSentimentModel(encoders, 2)
+    result = training.predict(model, data["test"])
+    n = len(data["test"])
+    assert result.probabilities.shape == (n, 2)
+    np.testing.assert_allclose(result.probabilities.sum(1), 1.0, atol=1e-5)
+    assert result.attention.shape == (n, encoders.num_patches)
+    assert result.gate.shape == (n,)
+    assert ((result.gate >= 0) & (result.gate <= 1)).all()
+    text_only = training.predict(MultimodalSentimentModel(encoders, 2, mode="text_only"), data["test"])
+    assert text_only.attention is None and text_only.gate is None
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(datasets, encoders, tmp_path):
+    table, data = datasets
+    model = MultimodalSentimentModel(encoders, 2)
+    training.fit(model, data["train"], None, small_config(epochs=1), progress=False, log=lambda _: None)
+    training.save_checkpoint(tmp_path, model, table.label_encoder, small_config(epochs=1))
+    assert {p.name for p in tmp_path.iterdir()} >= {"model.safetensors", "config.json", "labels.json"}
+    loaded, labels, config = training.load_checkpoint(tmp_path, encoders=load_encoders("tiny"), device="cpu")
+    assert labels.classes == table.label_encoder.classes
+    assert config.epochs == 1
+    before = training.predict(model.eval(), data["test"]).probabilities
+    after = training.predict(loaded, data["test"]).probabilities
+    np.testing.assert_array_equal(before, after)
+
+
+def test_load_checkpoint_names_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not an mmsent checkpoint"):
+        training.load_checkpoint(tmp_path)
+
+
+def test_resume_matches_an_unbroken_run(datasets, encoders, tmp_path):
+    table, data = datasets
+    config = small_config(epochs=2)
+
+    def fresh():
+        training.seed_everything(0)
+        return MultimodalSentimentModel(load_encoders("tiny"), 2)
+
+    unbroken = training.fit(fresh(), data["train"], data["val"], config, progress=False, log=lambda _: None)
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_first_epoch(line: str) -> None:
+        raise Crash(line)
+
+    # The run dies after its first epoch (once the checkpoint is written) ...
+    with pytest.raises(Crash):
+        training.fit(
+            fresh(),
+            data["train"],
+            data["val"],
+            config,
+            checkpoint_dir=tmp_path,
+            label_encoder=table.label_encoder,
+            progress=False,
+            log=crash_after_first_epoch,
+        )
+    # ... and a fresh process continues from the checkpoint.
+    resumed = training.fit(
+        fresh(),
+        data["train"],
+        data["val"],
+        config,
+        checkpoint_dir=tmp_path,
+        label_encoder=table.label_encoder,
+        resume=True,
+        progress=False,
+        log=lambda _: None,
+    )
+    assert list(resumed["epoch"]) == [1, 2]
+    np.testing.assert_allclose(resumed["train_loss"], unbroken["train_loss"], rtol=1e-4)
+    np.testing.assert_allclose(resumed["val_accuracy"], unbroken["val_accuracy"])
+
+
+def test_predict_reviews_with_and_without_photo(datasets, encoders, tiny_csv):
+    table, _ = datasets
+    model = MultimodalSentimentModel(encoders, 2).eval()
+    photo = table.frame["image_path"].iloc[0]
+    result = training.predict_reviews(model, ["nice", "bad"], [photo, None], table.label_encoder)
+    assert result.probabilities.shape == (2, 2)
+    assert result.gate[1] == 0.0  # no photo: the image is not used at all
