@@ -165,9 +165,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
 
+    from mmsent import distributed, viz
     from mmsent import train as training
-    from mmsent import viz
-    from mmsent.course import pick_device
     from mmsent.data import ReviewDataset, load_reviews, split_table
     from mmsent.encoders import load_encoders, resolve_profile
     from mmsent.models import MultimodalSentimentModel
@@ -179,15 +178,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit(f"--models: unknown {unknown}; choose from {', '.join(MODES)}")
     report = args.report_dir
     report.mkdir(parents=True, exist_ok=True)
-    device = pick_device(args.device)
+    # Under torchrun every process runs this; rank 0 alone writes the report and prints.
+    device = distributed.setup(args.device)
+    main = distributed.is_main()
+    say = print if main else lambda *_: None
     profile = resolve_profile(args.profile)
     training.seed_everything(args.seed)
     log.info("profile %s on %s; data %s", profile, device, args.data)
 
     table = load_reviews(args.data, min_rows=args.batch_size)
-    (report / "skipped_rows.txt").write_text(table.report() + "\n")
-    table.problems.to_csv(report / "skipped_rows.csv", index=False)
-    if len(table.problems):
+    if main:
+        (report / "skipped_rows.txt").write_text(table.report() + "\n")
+        table.problems.to_csv(report / "skipped_rows.csv", index=False)
+    if len(table.problems) and main:
         log.warning("%d row problems; see %s", len(table.problems), report / "skipped_rows.txt")
     splits = split_table(table, seed=args.seed)
     classes = table.label_encoder.classes
@@ -209,15 +212,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     features = None  # the frozen image encoder's outputs, shared by fusion and image-only
     metrics: dict = {}
     for mode in modes:
-        print(f"\n== {mode} ==")
+        say(f"\n== {mode} ==")
         training.seed_everything(args.seed)
         model = MultimodalSentimentModel(encoders, len(classes), mode=mode, train_text_layers=text_layers)
         model.to(device)
         if mode != "text_only" and features is None:
-            features = {
-                name: training.encode_dataset_images(model, ds, progress=not args.no_progress)
-                for name, ds in datasets.items()
-            }
+            with distributed.main_first():  # rank 0 fills the feature cache, the others read it
+                features = {
+                    name: training.encode_dataset_images(model, ds, progress=not args.no_progress and main)
+                    for name, ds in datasets.items()
+                }
         split_features = features if mode != "text_only" else {}
         history = training.fit(
             model,
@@ -230,15 +234,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             val_features=split_features.get("val"),
             progress=not args.no_progress,
         )
-        history.to_csv(report / f"history_{mode}.csv", index=False)
-        viz.plot_history(history, f"Training curves: {mode} ({profile} profile)").savefig(
-            report / f"curves_{mode}.png", dpi=120
-        )
         result = training.predict(model, datasets["test"], features=split_features.get("test"), config=config)
         metrics[mode] = training.classification_metrics(result.targets, result.labels)
-        print(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics[mode].items()))
-        if mode == "fusion":
-            _fusion_pictures(viz, training, result, datasets["test"], classes, report)
+        say(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics[mode].items()))
+        if main:
+            history.to_csv(report / f"history_{mode}.csv", index=False)
+            viz.plot_history(history, f"Training curves: {mode} ({profile} profile)").savefig(
+                report / f"curves_{mode}.png", dpi=120
+            )
+            if mode == "fusion":
+                _fusion_pictures(viz, training, result, datasets["test"], classes, report)
 
     seconds = time.perf_counter() - started
     metrics["run"] = {
@@ -249,8 +254,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         "row_problems": len(table.problems),
         "epochs": args.epochs,
         "seed": args.seed,
+        "processes": distributed.world_size(),
         "seconds": round(seconds, 1),
     }
+    distributed.cleanup()
+    if not main:
+        return 0
     (report / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     if len(modes) > 1:
         scores = {m: metrics[m] for m in modes}

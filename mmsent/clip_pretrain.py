@@ -26,7 +26,7 @@ import transformers
 from PIL import Image
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from tqdm.auto import tqdm
-from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerFast
+from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from mmsent.data.synth import DETAILS, PRODUCTS, STATES, caption_pairs, draw_photo
 from mmsent.encoders import (
@@ -45,7 +45,7 @@ MAX_TEXT_LENGTH = 32
 PHOTO_SIZE = 128  # photos are drawn like the review set's, then the image processor shrinks them to 64
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clamps the learned temperature at 100
 
-# Zero-shot prompts per class, averaged over the templates and the six products (a prompt ensemble).
+# Zero-shot prompts per class, each template filled with the six products (see `zero_shot_log_probs`).
 # A text tower only knows the words it was trained on, so the prompts use the caption vocabulary:
 # "damaged" is spelled out as the damages the captions name, and since no caption says "generic",
 # that class lists what a generic photo shows.
@@ -55,6 +55,7 @@ PROMPTS: dict[str, tuple[str, ...]] = {
                 "a {p} in a torn box"),
     "generic": ("a stock photo of a {p}", "a brand logo", "a closed shipping box"),
 }
+PRODUCT_NOUNS = {**{product: product for product in PRODUCTS}, "headphones": "pair of headphones"}  # as captioned
 
 
 # --- model and tokenizer --------------------------------------------------------------------------
@@ -210,25 +211,44 @@ def train_contrastive(
 
 
 @torch.no_grad()
-def class_text_embeddings(model: CLIPModel, tokenizer, prompts: dict[str, tuple[str, ...]] = PROMPTS) -> torch.Tensor:
-    """One unit vector per class ``[classes, embed_dim]``: the mean of its prompts' normalised embeddings.
+def prompt_embeddings(
+    model: CLIPModel, tokenizer: PreTrainedTokenizerBase, prompts: dict[str, tuple[str, ...]] = PROMPTS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Embed every prompt, each template filled with every product noun.
 
-    Each template is filled with every product (``{p}``); classes follow `STATES` order.
+    Returns (unit text embeddings ``[prompts, embed_dim]``, class index of each prompt ``[prompts]``,
+    classes in `STATES` order).
     """
-    rows = []
-    for state in STATES:
-        texts = sorted({template.format(p=product) for template in prompts[state] for product in PRODUCTS})
-        tokens = tokenizer(texts, padding=True, return_tensors="pt").to(model.device)
-        text_model = model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
-        embeds = F.normalize(model.text_projection(text_model.pooler_output), dim=-1)  # [prompts, E]
-        rows.append(F.normalize(embeds.mean(dim=0), dim=-1))
-    return torch.stack(rows)
+    texts, classes = [], []
+    for index, state in enumerate(STATES):
+        filled = sorted({template.format(p=PRODUCT_NOUNS[product]) for template in prompts[state]
+                         for product in PRODUCTS})
+        texts += filled
+        classes += [index] * len(filled)
+    tokens = tokenizer(texts, padding=True, return_tensors="pt").to(model.device)
+    pooled = model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).pooler_output
+    return F.normalize(model.text_projection(pooled), dim=-1), torch.tensor(classes, device=model.device)
+
+
+def zero_shot_log_probs(
+    model: CLIPModel, image_embeds: torch.Tensor, text_embeds: torch.Tensor, prompt_classes: torch.Tensor,
+) -> torch.Tensor:
+    """Class log-probabilities ``[batch, classes]`` from image embeddings ``[batch, embed_dim]``.
+
+    CLIP's softmax runs over all prompts (with its learned temperature); a class's probability is
+    the sum over its prompts. Every prompt acts as a sub-class ("cracked", "burnt", ...): averaging
+    the prompt embeddings of a class instead would blur four different damages into one centroid.
+    """
+    logits = model.logit_scale.exp() * F.normalize(image_embeds, dim=-1) @ text_embeds.t()  # [B, prompts]
+    log_probs = logits.log_softmax(dim=-1)
+    return torch.stack([log_probs[:, prompt_classes == index].logsumexp(dim=-1)
+                        for index in range(len(STATES))], dim=-1)
 
 
 @torch.no_grad()
 def zero_shot_evaluate(
-    model: CLIPModel | Encoders, tokenizer=None, image_processor=None, *, n_per_class: int = 200,
-    seed: int = EVAL_SEED, batch_size: int = 256,
+    model: CLIPModel | Encoders, tokenizer: PreTrainedTokenizerBase | None = None, image_processor=None, *,
+    n_per_class: int = 200, seed: int = EVAL_SEED, batch_size: int = 256,
 ) -> dict[str, float]:
     """Zero-shot intact / damaged / generic accuracy on ``n_per_class`` held-out photos per class.
 
@@ -245,8 +265,8 @@ def zero_shot_evaluate(
     pixel_values = pixel_values_of(images, image_processor)
     image_embeds = torch.cat([clip_image_outputs(model, pixel_values[start:start + batch_size].to(model.device))[0]
                               for start in range(0, len(pixel_values), batch_size)])
-    scores = F.normalize(image_embeds, dim=-1) @ class_text_embeddings(model, tokenizer).t()  # [N, classes]
-    correct = scores.argmax(dim=-1).cpu() == torch.tensor(labels)
+    log_probs = zero_shot_log_probs(model, image_embeds, *prompt_embeddings(model, tokenizer))  # [N, classes]
+    correct = log_probs.argmax(dim=-1).cpu() == torch.tensor(labels)
     per_class = {state: correct[torch.tensor(labels) == index].float().mean().item()
                  for index, state in enumerate(STATES)}
     return {"accuracy": correct.float().mean().item(), **per_class}

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from mmsent.cache import FeatureCache, encoder_key, resolve_cache
 from mmsent.data import open_rgb
 from mmsent.encoders import Encoders, clip_image_outputs, text_features
 
@@ -51,18 +52,39 @@ def text_embeddings(
 
 @torch.no_grad()
 def image_features(
-    encoders: Encoders, image_paths: Sequence[str | None], batch_size: int = 64, progress: bool = False
+    encoders: Encoders,
+    image_paths: Sequence[str | None],
+    batch_size: int = 64,
+    progress: bool = False,
+    cache: FeatureCache | bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The image encoder's outputs for every photo path (None = no photo), on the CPU.
 
     Returns (embeds [photos, image_embed_dim], patches [photos, num_patches, image_dim],
     present [photos] bool); rows without a photo get zeros and present=False.
+
+    `cache`: True uses the disk cache of `mmsent.cache` (``MMSENT_CACHE_DIR``, default
+    ~/.cache/mmsent; ``MMSENT_CACHE_DIR=off`` turns it off), False encodes every photo, or pass a
+    `FeatureCache`. Photos this encoder has seen before are read back, not encoded again.
     """
     model, device = encoders.image_model.eval(), _device_of(encoders.image_model)
     embeds = torch.zeros(len(image_paths), encoders.image_embed_dim)
     patches = torch.zeros(len(image_paths), encoders.num_patches, encoders.image_dim)
     present = torch.tensor([path is not None for path in image_paths], dtype=torch.bool)
     rows = np.flatnonzero(present.numpy())
+    # --- disk cache: read what is there, encode only the rest --------------------------------------
+    store, entries = resolve_cache(cache), {}
+    if store is not None:
+        key = encoder_key(encoders)
+        entries = {int(i): store.entry(key, image_paths[i]) for i in rows}
+        missing = []
+        for i, entry in entries.items():
+            if (hit := store.load(entry)) is None:
+                missing.append(i)
+            else:
+                embeds[i], patches[i] = hit["image_embeds"], hit["patch_tokens"]
+        rows = np.array(missing, dtype=np.int64)
+    # -----------------------------------------------------------------------------------------------
     for start in tqdm(
         range(0, len(rows), batch_size), desc="encoding photos", disable=not progress, leave=False
     ):
@@ -72,6 +94,9 @@ def image_features(
         chunk_embeds, chunk_patches = clip_image_outputs(model, pixels)
         embeds[chunk] = chunk_embeds.float().cpu()
         patches[chunk] = chunk_patches.float().cpu()
+        if store is not None:
+            for i in chunk:
+                store.save(entries[int(i)], {"image_embeds": embeds[i], "patch_tokens": patches[i]})
     return embeds, patches, present
 
 

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 from tqdm.auto import tqdm
 
-from mmsent import __version__
+from mmsent import __version__, distributed
 from mmsent.course import pick_device, seed_everything
 from mmsent.data import LabelEncoder, ReviewDataset, make_loader
 from mmsent.encoders import Encoders, load_encoders
@@ -216,29 +216,33 @@ def predict(
     if features is not None:
         dataset = dataset.without_images()
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, pad_token_id=_pad_id(model))
+    loader = distributed.shard_loader(loader)  # under torchrun: this process's share of each batch
     dtype = autocast_dtype(device, config.mixed_precision)
     model.eval()
-    probabilities, targets, attention, gate, losses = [], [], [], [], []
+    probabilities, targets, attention, gate, losses, rows = [], [], [], [], [], []
     for batch in tqdm(loader, desc="predicting", disable=not progress, leave=False):
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             output = model(**_model_inputs(batch, device, features))
         logits = output.logits.float()
         labels = batch["labels"].to(device)
-        losses.append(F.cross_entropy(logits, labels, reduction="sum").item())
+        losses.append(F.cross_entropy(logits, labels, reduction="none").cpu())
         probabilities.append(logits.softmax(-1).cpu())
         targets.append(batch["labels"])
+        rows.append(batch["indices"])
         if output.attention_weights is not None:
             attention.append(output.attention_weights.float().cpu())
             gate.append(output.gate.float().reshape(-1).cpu())
-    probabilities = torch.cat(probabilities).numpy()
-    targets = torch.cat(targets).numpy()
+    # Every process's rows, in dataset order (one process: the rows as they are).
+    columns = [torch.cat(c) if c else None for c in (probabilities, targets, attention, gate, losses)]
+    probabilities, targets, attention, gate, losses = distributed.gather_rows(torch.cat(rows), columns)
+    probabilities = probabilities.numpy()
     return Predictions(
         labels=probabilities.argmax(1),
         probabilities=probabilities,
-        targets=targets,
-        attention=torch.cat(attention).numpy() if attention else None,
-        gate=torch.cat(gate).numpy() if gate else None,
-        loss=sum(losses) / max(1, len(targets)),
+        targets=targets.numpy(),
+        attention=attention.numpy() if attention is not None else None,
+        gate=gate.numpy() if gate is not None else None,
+        loss=float(losses.mean()) if len(losses) else float("nan"),
     )
 
 
@@ -327,6 +331,11 @@ def fit(
     dtype = autocast_dtype(device, config.mixed_precision)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
+    # Under torchrun: a DistributedDataParallel wrapper trains; rank 0 alone logs and checkpoints.
+    net = distributed.wrap_model(model)
+    main = distributed.is_main()
+    progress = progress and main
+
     history: list[dict] = []
     start_epoch = 0
     if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / STATE_FILE).exists():
@@ -346,13 +355,14 @@ def fit(
             num_workers=config.num_workers,
             group_by_length=config.group_by_length,
         )
+        loader = distributed.shard_loader(loader)
         model.train()
         total_loss, seen = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         for batch in bar:
             labels = batch["labels"].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                logits = model(**_model_inputs(batch, device, train_features)).logits
+                logits = net(**_model_inputs(batch, device, train_features)).logits
             loss = F.cross_entropy(logits.float(), labels)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -365,16 +375,18 @@ def fit(
             seen += len(labels)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}")
 
+        total_loss, seen = distributed.all_sum(total_loss, seen)  # over every process's share
         row = {"epoch": epoch + 1, "train_loss": total_loss / max(1, seen)}
         if val_set is not None:
             metrics = evaluate(model, val_set, features=val_features, config=config)
             row.update({f"val_{name}": value for name, value in metrics.items()})
         row["seconds"] = time.perf_counter() - started
         history.append(row)
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and main:
             save_checkpoint(checkpoint_dir, model, label_encoder, config)
             _save_training_state(checkpoint_dir, epoch + 1, history, optimizer, scheduler, scaler)
-        log(_epoch_line(row, config.epochs))
+        if main:
+            log(_epoch_line(row, config.epochs))
     return pd.DataFrame(history)
 
 
