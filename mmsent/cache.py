@@ -125,7 +125,7 @@ class FeatureCache:
         try:
             # clone(): a row of a bigger tensor would otherwise drag its whole storage along.
             save_file({name: t.detach().cpu().clone() for name, t in tensors.items()}, temporary)
-            save_file({name: t.detach().cpu().clone() for name, t in tensors.items()}, entry)
+            os.replace(temporary, entry)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

@@ -55,7 +55,8 @@ PROMPTS: dict[str, tuple[str, ...]] = {
                 "a {p} in a torn box"),
     "generic": ("a stock photo of a {p}", "a brand logo", "a closed shipping box"),
 }
-PRODUCT_NOUNS = {**{product: product for product in PRODUCTS}, "headphones": "pair of headphones"}  # as captioned
+# Product nouns as the captions spell them.
+PRODUCT_NOUNS = {**{product: product for product in PRODUCTS}, "headphones": "pair of headphones"}
 
 
 # --- model and tokenizer --------------------------------------------------------------------------
@@ -91,8 +92,9 @@ def offline_clip_config(tokenizer: PreTrainedTokenizerFast) -> CLIPConfig:
     return CLIPConfig(
         text_config=dict(
             vocab_size=len(tokenizer), hidden_size=128, intermediate_size=512, num_hidden_layers=2,
-            num_attention_heads=4, max_position_embeddings=MAX_TEXT_LENGTH, pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            num_attention_heads=4, max_position_embeddings=MAX_TEXT_LENGTH,
+            pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
         ),
         vision_config=dict(
             image_size=OFFLINE_IMAGE_SIZE, patch_size=OFFLINE_PATCH_SIZE, hidden_size=128,
@@ -145,11 +147,11 @@ def augment(pixel_values: torch.Tensor, generator: torch.Generator, max_shift: i
 
 
 def clip_loss(logits_per_image: torch.Tensor, caption_ids: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE, as in CLIP: ``[B, B]`` image-text logits -> scalar.
+    """Symmetric InfoNCE, as in CLIP: ``[B, B]`` image-text logits (already times the temperature) -> scalar.
 
-    Pairs in a batch that share the exact same caption are positives for each other (uniform soft
-    targets): the caption vocabulary is small, so duplicates are common and must not be pushed apart.
-    ``caption_ids`` ``[B]`` numbers the distinct captions.
+    ``caption_ids`` ``[B]`` numbers the distinct captions. Pairs in a batch that share the exact same
+    caption are positives for each other (uniform soft targets): the caption vocabulary is small, so
+    duplicates are common and must not be pushed apart.
     """
     same = (caption_ids[:, None] == caption_ids[None, :]).float()  # [B, B]
     targets = same / same.sum(dim=1, keepdim=True)
@@ -176,11 +178,10 @@ def train_contrastive(
     """
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
-    steps_per_epoch = len(pixel_values) // batch_size  # drop the ragged last batch: InfoNCE wants many negatives
+    steps_per_epoch = len(pixel_values) // batch_size  # drop the ragged last batch (too few negatives)
     total = epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _cosine_with_warmup(step, total, warmup=max(1, total // 20)))
-    device = model.device
     model.train()
     epoch_losses = []
     bar = tqdm(total=total, desc="pretrain CLIP", disable=not progress)
@@ -189,9 +190,10 @@ def train_contrastive(
         losses = []
         for step in range(steps_per_epoch):
             batch = order[step * batch_size:(step + 1) * batch_size]
-            output = model(input_ids=input_ids[batch].to(device), attention_mask=attention_mask[batch].to(device),
-                           pixel_values=augment(pixel_values[batch], generator).to(device))
-            loss = clip_loss(output.logits_per_image, caption_ids[batch].to(device))
+            output = model(input_ids=input_ids[batch].to(model.device),
+                           attention_mask=attention_mask[batch].to(model.device),
+                           pixel_values=augment(pixel_values[batch], generator).to(model.device))
+            loss = clip_loss(output.logits_per_image, caption_ids[batch].to(model.device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -210,6 +212,12 @@ def train_contrastive(
 # --- zero-shot evaluation -------------------------------------------------------------------------
 
 
+def caption_embeddings(model: CLIPModel, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Projected text embeddings ``[texts, embed_dim]`` (not normalised) of tokenized texts ``[texts, L]``."""
+    text_outputs = model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+    return model.text_projection(text_outputs.pooler_output)
+
+
 @torch.no_grad()
 def prompt_embeddings(
     model: CLIPModel, tokenizer: PreTrainedTokenizerBase, prompts: dict[str, tuple[str, ...]] = PROMPTS,
@@ -226,8 +234,7 @@ def prompt_embeddings(
         texts += filled
         classes += [index] * len(filled)
     tokens = tokenizer(texts, padding=True, return_tensors="pt").to(model.device)
-    pooled = model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).pooler_output
-    return F.normalize(model.text_projection(pooled), dim=-1), torch.tensor(classes, device=model.device)
+    return F.normalize(caption_embeddings(model, tokens), dim=-1), torch.tensor(classes, device=model.device)
 
 
 def zero_shot_log_probs(
@@ -263,8 +270,8 @@ def zero_shot_evaluate(
     model.eval()
     images, labels = heldout_photos(n_per_class, seed)
     pixel_values = pixel_values_of(images, image_processor)
-    image_embeds = torch.cat([clip_image_outputs(model, pixel_values[start:start + batch_size].to(model.device))[0]
-                              for start in range(0, len(pixel_values), batch_size)])
+    batches = pixel_values.split(batch_size)
+    image_embeds = torch.cat([clip_image_outputs(model, batch.to(model.device))[0] for batch in batches])
     log_probs = zero_shot_log_probs(model, image_embeds, *prompt_embeddings(model, tokenizer))  # [N, classes]
     correct = log_probs.argmax(dim=-1).cpu() == torch.tensor(labels)
     per_class = {state: correct[torch.tensor(labels) == index].float().mean().item()
@@ -272,7 +279,10 @@ def zero_shot_evaluate(
     return {"accuracy": correct.float().mean().item(), **per_class}
 
 
-def zero_shot_accuracy(model: CLIPModel | Encoders, tokenizer=None, image_processor=None, **options) -> float:
+def zero_shot_accuracy(
+    model: CLIPModel | Encoders, tokenizer: PreTrainedTokenizerBase | None = None, image_processor=None,
+    **options,
+) -> float:
     """Overall zero-shot accuracy of `zero_shot_evaluate` (same arguments)."""
     return zero_shot_evaluate(model, tokenizer, image_processor, **options)["accuracy"]
 
@@ -285,17 +295,17 @@ def _folder_megabytes(folder: Path) -> float:
 
 
 def pretrain_clip(
-    out_dir: str | Path = OFFLINE_CLIP_DIR, seed: int = TRAIN_SEED, epochs: int = 12, n_pairs: int = 6000,
-    batch_size: int = 128, lr: float = 1e-3, eval_per_class: int = 200, progress: bool = True,
+    out_dir: str | Path = OFFLINE_CLIP_DIR, seed: int = TRAIN_SEED, epochs: int = 20, n_pairs: int = 6000,
+    batch_size: int = 64, lr: float = 1e-3, eval_per_class: int = 200, progress: bool = True,
     device: str | torch.device | None = None,
 ) -> dict:
     """Train the offline CLIP from scratch and save it into ``out_dir`` (model, tokenizer, image processor).
 
     ``seed`` draws the ``n_pairs`` training pairs and seeds the run; the zero-shot check uses held-out
     photos drawn with `EVAL_SEED`. Writes ``out_dir/metrics.json`` and returns the same dict: zero-shot
-    accuracy (overall and per class), losses, wall time, folder size. Load the result with
-    ``CLIPModel.from_pretrained(out_dir)`` or ``load_encoders("offline")``. ``device`` defaults to CUDA
-    when available (the recipe takes a few minutes on a 2-core CPU).
+    accuracy (overall and per class), losses, wall time (data + training), checkpoint size.
+    Load the result with ``CLIPModel.from_pretrained(out_dir)`` or ``load_encoders("offline")``.
+    ``device`` defaults to CUDA when available (the recipe takes a few minutes on a 2-core CPU).
     """
     start = time.perf_counter()
     torch.manual_seed(seed)
@@ -303,14 +313,14 @@ def pretrain_clip(
     captions = [caption for _, caption, _ in pairs]
     tokenizer = build_caption_tokenizer(captions)
     image_processor = clip_image_processor(OFFLINE_IMAGE_SIZE)
-    tokens = tokenizer(captions, padding=True, truncation=True, return_tensors="pt")
-    distinct = {caption: index for index, caption in enumerate(sorted(set(captions)))}
+    tokens = tokenizer(captions, padding=True, return_tensors="pt")
+    caption_index = {caption: index for index, caption in enumerate(sorted(set(captions)))}
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = CLIPModel(offline_clip_config(tokenizer)).to(device)
 
     losses = train_contrastive(
         model, pixel_values_of([image for image, _, _ in pairs], image_processor),
-        tokens["input_ids"], tokens["attention_mask"], torch.tensor([distinct[c] for c in captions]),
+        tokens["input_ids"], tokens["attention_mask"], torch.tensor([caption_index[c] for c in captions]),
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress,
     )
     train_seconds = time.perf_counter() - start
@@ -324,11 +334,13 @@ def pretrain_clip(
         "zero_shot_per_class": {state: round(zero_shot[state], 4) for state in STATES},
         "eval_photos_per_class": eval_per_class, "eval_seed": EVAL_SEED, "train_seed": seed,
         "n_pairs": n_pairs, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-        "epoch_losses": [round(loss, 4) for loss in losses], "logit_scale": round(model.logit_scale.exp().item(), 2),
-        "parameters": sum(p.numel() for p in model.parameters()), "train_seconds": round(train_seconds, 1),
-        "torch_threads": torch.get_num_threads(), "transformers": transformers.__version__,
-        "torch": torch.__version__,
+        "epoch_losses": [round(loss, 4) for loss in losses],
+        "logit_scale": round(model.logit_scale.exp().item(), 2),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_seconds": round(train_seconds, 1), "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "checkpoint_megabytes": round(_folder_megabytes(out_dir), 2),
+        "transformers": transformers.__version__, "torch": torch.__version__,
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    metrics["folder_megabytes"] = round(_folder_megabytes(out_dir), 2)
     return metrics

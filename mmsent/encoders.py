@@ -141,7 +141,7 @@ def image_processor_class() -> type[transformers.BaseImageProcessor]:
 
 
 def clip_image_processor(image_size: int) -> transformers.BaseImageProcessor:
-    """A CLIP image processor for square ``image_size`` inputs (resize shortest edge, center crop, CLIP mean/std)."""
+    """CLIP image processor for ``image_size`` squares: resize the short side, center crop, CLIP mean/std."""
     return image_processor_class()(
         size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
     )
@@ -165,7 +165,9 @@ def _describe(profile: str, text_model: BertModel, tokenizer, image_model: CLIPM
     )
 
 
-def _random_models(bert_config: BertConfig, clip_config: CLIPConfig, seed: int) -> tuple[BertModel, CLIPModel]:
+def _random_models(
+    bert_config: BertConfig, clip_config: CLIPConfig, seed: int
+) -> tuple[BertModel, CLIPModel]:
     """Randomly initialised models, reproducible from ``seed`` without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -264,8 +266,10 @@ def load_encoders(profile: str | None = None, *, random_init: bool = False) -> E
 # --- features -------------------------------------------------------------------------------------
 
 
-def clip_image_outputs(clip_model: CLIPModel, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One vision forward pass -> (image_embeds ``[batch, embed_dim]``, patch_tokens ``[batch, patches, dim]``).
+def clip_image_outputs(
+    clip_model: CLIPModel, pixel_values: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One vision pass -> (image_embeds ``[batch, embed_dim]``, patch_tokens ``[batch, patches, dim]``).
 
     ``pixel_values``: ``[batch, 3, height, width]`` from the image processor. ``image_embeds`` equals
     ``get_image_features`` (CLS token -> post_layernorm -> visual_projection). Calling the vision tower
@@ -285,7 +289,9 @@ def clip_image_outputs(clip_model: CLIPModel, pixel_values: torch.Tensor) -> tup
     return image_embeds, patch_tokens
 
 
-def text_features(text_model: BertModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def text_features(
+    text_model: BertModel, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
     """Masked mean of the last hidden states: ``[batch, length]`` ids/mask -> ``[batch, hidden]``.
 
     Mean pooling over real (unpadded) tokens is how all-MiniLM-L6-v2 was trained (sentence-transformers

@@ -112,6 +112,10 @@ class ImageFeatures:
     patches: torch.Tensor
     present: torch.Tensor
 
+    def to(self, device: torch.device) -> ImageFeatures:
+        """The same features on `device`."""
+        return ImageFeatures(self.embeds.to(device), self.patches.to(device), self.present.to(device))
+
     def batch(self, indices: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
         return {
             "image_embeds": self.embeds[indices].to(device, non_blocking=True),
@@ -133,6 +137,15 @@ def encode_dataset_images(
 
 def _uses_cache(model: MultimodalSentimentModel, config: TrainConfig) -> bool:
     return config.cache_image_features and model.mode != "text_only" and model.freeze_image
+
+
+def _on_gpu_if_room(features: ImageFeatures | None, device: torch.device) -> ImageFeatures | None:
+    """The features on the GPU when they fit in a quarter of its free memory: every batch then
+    gathers its rows there, instead of copying them from host memory (ViT-B/32: 150 KB a photo)."""
+    if features is None or device.type != "cuda":
+        return features
+    size = sum(t.numel() * t.element_size() for t in (features.embeds, features.patches, features.present))
+    return features.to(device) if size < torch.cuda.mem_get_info(device)[0] / 4 else features
 
 
 # --------------------------------------------------------------------------------------
@@ -322,6 +335,8 @@ def fit(
         if val_set is not None and val_features is None:
             val_features = encode_dataset_images(model, val_set, progress=progress)
         train_set = train_set.without_images()
+        train_features = _on_gpu_if_room(train_features, device)
+        val_features = _on_gpu_if_room(val_features, device)
     else:
         train_features = val_features = None
 
@@ -371,11 +386,12 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            total_loss += loss.item() * len(labels)
+            total_loss += loss.detach() * len(labels)  # stays on the device: no GPU sync per step
             seen += len(labels)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+            if progress:
+                bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}")
 
-        total_loss, seen = distributed.all_sum(total_loss, seen)  # over every process's share
+        total_loss, seen = distributed.all_sum(float(total_loss), seen)  # over every process's share
         row = {"epoch": epoch + 1, "train_loss": total_loss / max(1, seen)}
         if val_set is not None:
             metrics = evaluate(model, val_set, features=val_features, config=config)

@@ -145,7 +145,7 @@ cache, me, go = FeatureCache(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
 print("ready", flush=True)
 while not go.exists():
     time.sleep(0.005)
-for _ in range(40):
+for _ in range(20):
     for i in range(8):
         entry = cache.root / "enc" / f"{i:02d}.safetensors"
         cache.save(entry, {"image_embeds": torch.full((512,), me), "patch_tokens": torch.full((49, 64), me)})
@@ -177,8 +177,26 @@ def test_two_processes_writing_at_once_leave_only_whole_entries(tmp_path):
                 assert tensors["image_embeds"].unique().tolist() == tensors["patch_tokens"].unique().tolist()
                 assert len(tensors["image_embeds"].unique()) == 1
                 reads += 1
-        time.sleep(0.001)
+        time.sleep(0.002)
     assert [w.wait() for w in writers] == [0, 0]
     assert reads > 0
     assert all(load_file(entry)["image_embeds"][0].item() in (1.0, 2.0) for entry in entries)
     assert list(root.rglob("*.tmp")) == []
+
+
+def test_a_writer_that_dies_midway_leaves_the_old_entry_whole(tmp_path, monkeypatch):
+    from mmsent import cache as cache_module
+
+    cache = FeatureCache(tmp_path)
+    entry = tmp_path / "enc" / "photo.safetensors"
+    cache.save(entry, {"image_embeds": torch.ones(4)})
+
+    def dies_midway(tensors, path):
+        Path(path).write_bytes(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache_module, "save_file", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        cache.save(entry, {"image_embeds": torch.zeros(4)})
+    assert torch.equal(cache.load(entry)["image_embeds"], torch.ones(4))
+    assert [p.name for p in entry.parent.iterdir()] == ["photo.safetensors"]

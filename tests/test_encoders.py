@@ -161,7 +161,8 @@ def test_text_features_ignore_padding(tiny):
 
 
 def test_offline_profile_loads_from_disk_with_documented_dims(offline):
-    assert (offline.text_dim, offline.image_dim, offline.image_embed_dim, offline.num_patches) == (384, 128, 128, 64)
+    dims = (offline.text_dim, offline.image_dim, offline.image_embed_dim, offline.num_patches)
+    assert dims == (384, 128, 128, 64)
     assert offline.image_name.startswith("mmsent/clip-offline@")
     photo = Image.new("RGB", (128, 128), (200, 30, 30))
     pixel_values = offline.image_processor(images=[photo], return_tensors="pt")["pixel_values"]
@@ -175,7 +176,8 @@ def test_checkpoint_is_small_and_safetensors_only():
 
 
 def test_clip_text_tower_pools_at_eos(offline):
-    tokens = offline.clip_tokenizer(["a parcel", "a photo of a cracked phone"], padding=True, return_tensors="pt")
+    texts = ["a parcel", "a photo of a cracked phone"]
+    tokens = offline.clip_tokenizer(texts, padding=True, return_tensors="pt")
     eos = tokens["input_ids"] == offline.clip_tokenizer.eos_token_id
     assert eos.sum(dim=1).tolist() == [1, 1]  # exactly one <eos> per text, before the padding
     with torch.no_grad():
@@ -200,10 +202,15 @@ def test_committed_checkpoint_zero_shot_accuracy(offline):
 
 
 def test_clip_loss_treats_identical_captions_as_positives():
-    logits = torch.tensor([[9.0, 9.0, 0.0], [9.0, 9.0, 0.0], [0.0, 0.0, 9.0]])
-    shared = clip_loss(logits, torch.tensor([0, 0, 1]))
-    distinct = clip_loss(logits, torch.tensor([0, 1, 2]))
-    assert shared < 0.01 < distinct
+    """Pairs 0 and 1 match each other as well as themselves: with one shared caption the loss leaves
+    that similarity alone; with two distinct captions it pushes the pairs apart."""
+    gradients = {}
+    for name, caption_ids in {"shared": [0, 0, 1], "distinct": [0, 1, 2]}.items():
+        logits = torch.tensor([[9.0, 9.0, 0.0], [9.0, 9.0, 0.0], [0.0, 0.0, 9.0]], requires_grad=True)
+        clip_loss(logits, torch.tensor(caption_ids)).backward()
+        gradients[name] = logits.grad[0, 1].item()  # d loss / d similarity(image 0, caption 1)
+    assert abs(gradients["shared"]) < 1e-3
+    assert gradients["distinct"] > 0.1  # gradient descent lowers that similarity
 
 
 def test_caption_tokenizer_wraps_texts_in_bos_eos():
@@ -214,11 +221,13 @@ def test_caption_tokenizer_wraps_texts_in_bos_eos():
 
 
 def test_pretrain_clip_saves_a_loadable_checkpoint(tmp_path):
-    metrics = pretrain_clip(tmp_path, seed=3, epochs=1, n_pairs=48, batch_size=16, eval_per_class=2, progress=False)
+    metrics = pretrain_clip(tmp_path, seed=3, epochs=1, n_pairs=48, batch_size=16, eval_per_class=2,
+                            progress=False, device="cpu")
     assert {"model.safetensors", "tokenizer.json", "preprocessor_config.json", "metrics.json"} <= {
         path.name for path in tmp_path.iterdir()}
     assert set(metrics["zero_shot_per_class"]) == set(STATES) and len(metrics["epoch_losses"]) == 1
     model = CLIPModel.from_pretrained(tmp_path, use_safetensors=True)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tmp_path)
     assert model.config.text_config.eos_token_id == tokenizer.eos_token_id
-    assert model.config.vision_config.image_size == image_processor_class().from_pretrained(tmp_path).crop_size["height"]
+    processor = image_processor_class().from_pretrained(tmp_path)
+    assert model.config.vision_config.image_size == processor.crop_size["height"]
