@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         default=2,
         help="top text-encoder layers to fine-tune; -1 = all, 0 = frozen (default 2)",
     )
+    train.add_argument(
+        "--train-image-encoder",
+        action="store_true",
+        help="fine-tune CLIP's vision tower too (default: frozen, its features computed once and cached)",
+    )
     train.add_argument("--max-length", type=int, default=128, help="longest review in tokens (default 128)")
     train.add_argument(
         "--models",
@@ -214,15 +219,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     for mode in modes:
         say(f"\n== {mode} ==")
         training.seed_everything(args.seed)
-        model = MultimodalSentimentModel(encoders, len(classes), mode=mode, train_text_layers=text_layers)
+        model = MultimodalSentimentModel(
+            encoders,
+            len(classes),
+            mode=mode,
+            train_text_layers=text_layers,
+            freeze_image=not args.train_image_encoder,
+        )
         model.to(device)
-        if mode != "text_only" and features is None:
+        if mode != "text_only" and features is None and model.freeze_image:
             with distributed.main_first():  # rank 0 fills the feature cache, the others read it
                 features = {
                     name: training.encode_dataset_images(model, ds, progress=not args.no_progress and main)
                     for name, ds in datasets.items()
                 }
-        split_features = features if mode != "text_only" else {}
+        split_features = features if mode != "text_only" and features is not None else {}
         history = training.fit(
             model,
             datasets["train"],

@@ -169,11 +169,12 @@ def _model_inputs(batch: dict, device: torch.device, features: ImageFeatures | N
 
 
 def _optimizer(model: MultimodalSentimentModel, config: TrainConfig, device: torch.device):
-    """AdamW with two learning rates: small for the pretrained text encoder, larger for new layers."""
+    """AdamW with two learning rates: small for pretrained encoders, larger for the new layers."""
     encoder, head = [], []
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
-            (encoder if name.startswith("text_model.") else head).append(parameter)
+            pretrained = name.startswith(("text_model.", "image_model."))
+            (encoder if pretrained else head).append(parameter)
     groups = [
         g
         for g in ({"params": encoder, "lr": config.lr}, {"params": head, "lr": config.head_lr})
