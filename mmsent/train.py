@@ -168,7 +168,7 @@ def _model_inputs(batch: dict, device: torch.device, features: ImageFeatures | N
     return inputs
 
 
-def _optimizer(model: MultimodalSentimentModel, config: TrainConfig, device: torch.device):
+def _optimizer(model: MultimodalSentimentModel, config: TrainConfig):
     """AdamW with two learning rates: small for pretrained encoders, larger for the new layers."""
     encoder, head = [], []
     for name, parameter in model.named_parameters():
@@ -180,9 +180,12 @@ def _optimizer(model: MultimodalSentimentModel, config: TrainConfig, device: tor
         for g in ({"params": encoder, "lr": config.lr}, {"params": head, "lr": config.head_lr})
         if g["params"]
     ]
-    # The fused CUDA kernel updates all parameters in one launch instead of one per tensor.
-    fused = device.type == "cuda"
-    return torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=fused)
+    # The fused kernel updates each parameter in one pass instead of about ten (one launch for all
+    # of them on CUDA; about 4x faster on a CPU too, where PyTorch >= 2.4 has it).
+    try:
+        return torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=True)
+    except RuntimeError:  # no fused kernel for this device or PyTorch version
+        return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):
@@ -342,7 +345,7 @@ def fit(
         train_features = val_features = None
 
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
-    optimizer = _optimizer(model, config, device)
+    optimizer = _optimizer(model, config)
     scheduler = _scheduler(optimizer, steps_per_epoch * config.epochs, config.warmup_fraction)
     dtype = autocast_dtype(device, config.mixed_precision)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)

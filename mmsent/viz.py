@@ -6,13 +6,24 @@ square grid of the photo read row by row) back into a picture laid over the phot
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:  # type hints only: importing viz stays light (no torch, no ipywidgets)
+    from collections.abc import Mapping
+
+    import ipywidgets
+
+    from mmsent.data import LabelEncoder, ReviewDataset
+    from mmsent.models import MultimodalSentimentModel
 
 
 def plot_history(history, title: str = "Training curves"):
@@ -174,7 +185,13 @@ class ReviewExplanation:
         return line
 
 
-def explain_review(model, label_encoder, text: str, image_path=None, true_label: str | None = None):
+def explain_review(
+    model: MultimodalSentimentModel,
+    label_encoder: LabelEncoder,
+    text: str,
+    image_path: str | Path | None = None,
+    true_label: str | None = None,
+) -> ReviewExplanation:
     """Run `model` on one review (text + photo path, or None) -> `ReviewExplanation`. Never trains."""
     from mmsent.data import open_rgb
     from mmsent.train import predict_reviews
@@ -193,7 +210,7 @@ def explain_review(model, label_encoder, text: str, image_path=None, true_label:
     )
 
 
-def plot_explanation(explanation: ReviewExplanation):
+def plot_explanation(explanation: ReviewExplanation) -> plt.Figure:
     """The photo with its attention heat map, beside the class probabilities (gate in the title)."""
     fig, (photo_ax, bar_ax) = plt.subplots(1, 2, figsize=(8, 3.4), width_ratios=(1, 1.3))
     if explanation.image is None:
@@ -217,6 +234,7 @@ def plot_explanation(explanation: ReviewExplanation):
     return fig
 
 
+@functools.cache
 def _widget_class():
     """`Explorer`, defined on first use so that importing mmsent.viz does not import ipywidgets."""
     import ipywidgets as widgets
@@ -249,7 +267,12 @@ def _widget_class():
     return Explorer
 
 
-def review_explorer(model, dataset, label_encoder, rows: Sequence[int] | None = None):
+def review_explorer(
+    model: MultimodalSentimentModel,
+    dataset: ReviewDataset,
+    label_encoder: LabelEncoder,
+    rows: Sequence[int] | None = None,
+) -> ipywidgets.VBox:
     """A widget to browse reviews of `dataset` (a `ReviewDataset`): slide to a review, see its photo,
     heat map, text, prediction, probabilities and gate. `rows` limits it to some rows (e.g. the errors).
 
@@ -274,7 +297,12 @@ def review_explorer(model, dataset, label_encoder, rows: Sequence[int] | None = 
     return _widget_class()({"review": slider}, explain)
 
 
-def try_your_own(model, label_encoder, photos, text: str = "Well. It arrived."):
+def try_your_own(
+    model: MultimodalSentimentModel,
+    label_encoder: LabelEncoder,
+    photos: Mapping[str, str | Path],
+    text: str = "Well. It arrived.",
+) -> ipywidgets.VBox:
     """A widget to type a review and pick a photo, then see the prediction, probabilities, heat map and gate.
 
     `photos`: {name: image path} for the dropdown ("no photo" is added). Returns an `Explorer`:
