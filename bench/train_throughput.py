@@ -289,7 +289,7 @@ class NaiveReviews(Dataset):
 
 
 def set_attention(model: MultimodalSentimentModel, implementation: str) -> None:
-    """ "eager" (explicit softmax(QK^T)V) or "sdpa" (fused kernels) in both encoders."""
+    """Both encoders' attention: "eager" (softmax(QK^T)V written out) or "sdpa" (fused kernels)."""
     model.text_model.set_attn_implementation(implementation)
     model.image_model.set_attn_implementation(implementation)
 
@@ -303,14 +303,11 @@ def naive_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max
     train_set = NaiveReviews(train_frame, encoders.tokenizer, encoders.image_processor)
     generator = torch.Generator().manual_seed(args.seed)
     loader = DataLoader(train_set, batch_size=NAIVE_BATCH, shuffle=True, generator=generator)
-    encoder_params = [
-        p for n, p in model.named_parameters() if p.requires_grad and n.startswith("text_model.")
-    ]
-    head_params = [
-        p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("text_model.")
-    ]
-    optimizer = torch.optim.AdamW(
-        [{"params": encoder_params, "lr": args.lr}, {"params": head_params, "lr": args.head_lr}],
+    trained = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    pretrained = [p for name, p in trained if name.startswith(("text_model.", "image_model."))]
+    new = [p for name, p in trained if not name.startswith(("text_model.", "image_model."))]
+    optimizer = torch.optim.AdamW(  # the trainer's two learning rates, the default (unfused) kernel
+        [{"params": pretrained, "lr": args.lr}, {"params": new, "lr": args.head_lr}],
         weight_decay=args.weight_decay,
     )
     # The trainer's own warm-up / decay schedule, so that only the speed features differ.
