@@ -21,6 +21,7 @@ import importlib.util
 import os
 import threading
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,6 +198,18 @@ def _load_tiny(seed: int = 0) -> Encoders:
                      f"tiny-bert-random-{seed}", f"tiny-clip-random-{seed}")
 
 
+@contextmanager
+def _no_loading_bars():
+    """Hide transformers' "Loading weights" progress bar inside the block, then restore the setting."""
+    was_enabled = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers.utils.logging.enable_progress_bar()
+
+
 def _load_offline(clip_dir: Path = OFFLINE_CLIP_DIR) -> Encoders:
     """Packaged MiniLM + the project's CLIP checkpoint, from local folders only (no network)."""
     if not (clip_dir / "config.json").is_file():
@@ -206,8 +219,9 @@ def _load_offline(clip_dir: Path = OFFLINE_CLIP_DIR) -> Encoders:
             "or set MMSENT_DATA_DIR to a data folder that has clip-offline/."
         )
     local = dict(local_files_only=True, use_safetensors=True)
-    text_model = BertModel.from_pretrained(minilm_dir(), **local)
-    image_model = CLIPModel.from_pretrained(clip_dir, **local)
+    with _no_loading_bars():  # reading two small local files takes milliseconds: no bar needed
+        text_model = BertModel.from_pretrained(minilm_dir(), **local)
+        image_model = CLIPModel.from_pretrained(clip_dir, **local)
     weights_hash = hashlib.sha256((clip_dir / "model.safetensors").read_bytes()).hexdigest()[:12]
     return _describe(
         "offline", text_model, _minilm_tokenizer(), image_model,

@@ -33,21 +33,30 @@ def text_embeddings(
     max_length: int = 128,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Mean-pooled text encoder outputs, [reviews, text_dim], on the CPU."""
+    """Mean-pooled text encoder outputs, [len(texts), text_dim], on the CPU, in the order of `texts`.
+
+    Reviews repeat themselves, so each distinct text is encoded once, shortest first (a batch of
+    texts of about one length needs little padding), and its vector is copied to every place it
+    occurs.
+    """
     model, device = encoders.text_model.eval(), _device_of(encoders.text_model)
+    distinct = sorted(set(texts), key=lambda text: (len(text), text))
     chunks = []
     for start in tqdm(
-        range(0, len(texts), batch_size), desc="encoding texts", disable=not progress, leave=False
+        range(0, len(distinct), batch_size), desc="encoding texts", disable=not progress, leave=False
     ):
         batch = encoders.tokenizer(
-            list(texts[start : start + batch_size]),
+            distinct[start : start + batch_size],
             padding=True,
             truncation=True,
             max_length=max_length,
             return_tensors="pt",
         ).to(device)
         chunks.append(text_features(model, batch["input_ids"], batch["attention_mask"]).float().cpu())
-    return torch.cat(chunks) if chunks else torch.zeros(0, encoders.text_dim)
+    if not chunks:
+        return torch.zeros(0, encoders.text_dim)
+    row_of = {text: row for row, text in enumerate(distinct)}
+    return torch.cat(chunks)[[row_of[text] for text in texts]]
 
 
 @torch.no_grad()

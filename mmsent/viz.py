@@ -77,15 +77,15 @@ def plot_metric_table(metrics: dict[str, dict[str, float]], title: str = "Test m
     models = list(metrics)
     names = ["accuracy", "precision", "recall", "f1"]
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
     for i, model in enumerate(models):
         values = [metrics[model][name] for name in names]
         bars = ax.bar(np.arange(len(names)) + i * width, values, width, label=model)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.set_xticks(np.arange(len(names)) + width * (len(models) - 1) / 2, names)
-    ax.set(ylim=(0, 1.08), ylabel="score (0-1)", xlabel="metric (macro average)", title=title)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
+    ax.set(ylim=(0, 1.2), ylabel="score (0-1)", xlabel="metric (macro average)", title=title)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.legend(loc="upper center", ncols=len(models), fontsize=8)  # above the bars, never over them
     return fig
 
 
@@ -124,7 +124,9 @@ def attention_grid(
 ):
     """A grid of photos with their attention heat maps; `titles` carries each review's story."""
     rows = math.ceil(len(images) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.0 * columns, 3.4 * rows), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, weight, title in zip(axes.flat, images, weights, titles, strict=False):
@@ -133,7 +135,6 @@ def attention_grid(
     fig.suptitle(suptitle)
     fig.supxlabel("photo width (patches)")
     fig.supylabel("photo height (patches)")
-    fig.tight_layout()
     return fig
 
 

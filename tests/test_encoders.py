@@ -12,6 +12,7 @@ from PIL import Image
 from transformers import CLIPModel, PreTrainedTokenizerFast
 
 from mmsent import encoders as enc
+from mmsent import features
 from mmsent.clip_pretrain import (
     PROMPTS,
     build_caption_tokenizer,
@@ -155,6 +156,21 @@ def test_text_features_ignore_padding(tiny):
     assert pooled_short.shape == (1, tiny.text_dim)
     torch.testing.assert_close(pooled_short, pooled_padded, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(pooled_padded, everything, atol=1e-3)  # an unmasked mean would differ
+
+
+def test_text_embeddings_encode_each_distinct_text_once_in_input_order(tiny, monkeypatch):
+    texts = ["great", "a cracked phone arrived", "great", "ok", "a cracked phone arrived", "great"]
+    seen = []
+    real = enc.text_features
+    monkeypatch.setattr(
+        features, "text_features", lambda model, ids, mask: seen.append(len(ids)) or real(model, ids, mask)
+    )
+    vectors = features.text_embeddings(tiny, texts, batch_size=2)
+    assert vectors.shape == (len(texts), tiny.text_dim)
+    assert sum(seen) == 3  # three distinct texts, each encoded once
+    one_by_one = torch.cat([features.text_embeddings(tiny, [text]) for text in texts])
+    torch.testing.assert_close(vectors, one_by_one, atol=1e-5, rtol=1e-5)
+    assert features.text_embeddings(tiny, []).shape == (0, tiny.text_dim)
 
 
 # --- the offline profile and its CLIP checkpoint --------------------------------------------------
