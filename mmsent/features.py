@@ -94,9 +94,8 @@ def image_features(
                 embeds[i], patches[i] = hit["image_embeds"], hit["patch_tokens"]
         rows = np.array(missing, dtype=np.int64)
     # -----------------------------------------------------------------------------------------------
-    for start in tqdm(
-        range(0, len(rows), batch_size), desc="encoding photos", disable=not progress, leave=False
-    ):
+    batches = range(0, len(rows), batch_size)  # no bar at all when everything came from the cache
+    for start in tqdm(batches, desc="encoding photos", disable=not progress or not batches, leave=False):
         chunk = rows[start : start + batch_size]
         images = [open_rgb(image_paths[i]) for i in chunk]
         pixels = encoders.image_processor(images=images, return_tensors="pt")["pixel_values"].to(device)

@@ -1,0 +1,33 @@
+"""The throughput benchmark runs end to end and writes the JSON it documents (tiny models, seconds)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "train_throughput.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("train_throughput", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_writes_both_ways_and_the_speedup(bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("MMSENT_CACHE_DIR", "off")
+    out = tmp_path / "bench.json"
+    argv = ["--profile", "tiny", "--limit", "32", "--epochs", "1", "--repeats", "2", "--device", "cpu"]
+    report = bench.main([*argv, "--warmup-steps", "1", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    for key in ("naive_samples_per_s", "fast_samples_per_s", "speedup", "device", "val_accuracy_gap_points"):
+        assert key in report, key
+    assert report["speedup"] == pytest.approx(report["fast_samples_per_s"] / report["naive_samples_per_s"])
+    assert report["repeats"] == 2 and len(report["naive"]["val_accuracy_runs"]) == 2
+    assert report["fast"]["padding_fraction"] < report["naive"]["padding_fraction"]  # dynamic vs 128
+    assert 0.0 <= report["fast_val_accuracy"] <= 1.0
