@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import time
 from pathlib import Path
@@ -159,12 +158,6 @@ def _parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------
 
 
-def _plain(text: str, width: int = 34) -> str:
-    """A title-safe snippet: matplotlib's default font has no emoji, so they become '?'."""
-    text = re.sub(r"[^\u0000-\uFFFF]", "?", str(text)).replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     import matplotlib
 
@@ -293,17 +286,22 @@ def _fusion_pictures(viz, training, result, test_set, classes, report: Path) -> 
         return
     frame = test_set.frame.reset_index(drop=True)
     with_photo = np.flatnonzero(frame["image_path"].notna().to_numpy())
-    picked = with_photo[:: max(1, len(with_photo) // 12)][:12]
+    by_gate = with_photo[np.argsort(-result.gate[with_photo], kind="stable")]  # most photo-reliant first
+    picked = [*by_gate[:8], *by_gate[8:][-4:]]  # 8 highest gates, then the 4 lowest
     images, weights, titles = [], [], []
     for i in picked:
         item = test_set[int(i)]
         images.append(item["image"])
         weights.append(result.attention[i])
         titles.append(
-            f"{_plain(frame.loc[i, 'text'])}\ntrue {classes[result.targets[i]]}, "
+            f"{viz.plain_text(frame.loc[i, 'text'], 34)}\ntrue {classes[result.targets[i]]}, "
             f"pred {classes[result.labels[i]]}, gate {result.gate[i]:.2f}"
         )
-    viz.attention_grid(images, weights, titles).savefig(report / "attention.png", dpi=120)
+    suptitle = (
+        "Attention over the photo's patches: the test reviews that used their photo most "
+        "(highest gate) first, the 4 that used it least last"
+    )
+    viz.attention_grid(images, weights, titles, suptitle=suptitle).savefig(report / "attention.png", dpi=120)
 
 
 def _summary(metrics: dict, modes: list[str], report: Path) -> None:

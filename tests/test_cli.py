@@ -1,0 +1,71 @@
+"""`python -m mmsent`: train writes the whole report, predict and evaluate read it back, bad input exits 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from mmsent import cli
+
+REPORT_FILES = {
+    "metrics.json", "ablation.png", "attention.png", "confusion.png", "skipped_rows.txt", "skipped_rows.csv",
+    "curves_fusion.png", "curves_text_only.png", "curves_image_only.png", "history_fusion.csv",
+}  # fmt: skip
+
+
+@pytest.fixture
+def trained(tiny_csv, tmp_path, monkeypatch):
+    """A 3-class CSV with one broken photo, trained for one epoch with the tiny profile -> report folder."""
+    monkeypatch.setenv("MMSENT_CACHE_DIR", str(tmp_path / "cache"))
+    csv = tiny_csv(n=30, classes=("good", "meh", "bad"))
+    (csv.parent / "images" / "r004.png").write_bytes(b"not a png")
+    report = tmp_path / "report"
+    argv = ["train", "--data", str(csv), "--profile", "tiny", "--epochs", "1", "--batch-size", "4"]
+    assert cli.main([*argv, "--report-dir", str(report), "--no-progress"]) == 0
+    return csv, report
+
+
+def test_train_writes_metrics_plots_problems_and_checkpoint(trained):
+    _, report = trained
+    assert REPORT_FILES <= {path.name for path in report.iterdir()}
+    metrics = json.loads((report / "metrics.json").read_text())
+    for model in ("fusion", "text_only", "image_only"):
+        assert set(metrics[model]) == {"accuracy", "precision", "recall", "f1"}
+        assert all(0.0 <= value <= 1.0 for value in metrics[model].values())
+    assert metrics["run"]["row_problems"] == 1 and metrics["run"]["profile"] == "tiny"
+    assert "not an image" in (report / "skipped_rows.txt").read_text()
+    checkpoint = report / "checkpoint"
+    assert {"model.safetensors", "config.json", "labels.json"} <= {p.name for p in checkpoint.iterdir()}
+
+
+def test_predict_and_evaluate_read_the_checkpoint(trained, capsys):
+    csv, report = trained
+    capsys.readouterr()
+    photo = csv.parent / "images" / "r000.png"
+    argv = ["predict", "--checkpoint", str(report / "checkpoint"), "--text", "great", "--image", str(photo)]
+    assert cli.main(argv) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["label"] in {"good", "meh", "bad"}
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert 0.0 <= answer["gate"] <= 1.0
+
+    argv = ["evaluate", "--checkpoint", str(report / "checkpoint"), "--data", str(csv), "--split", "all"]
+    assert cli.main(argv) == 0
+    assert 0.0 <= json.loads(capsys.readouterr().out)["accuracy"] <= 1.0
+
+
+def test_bad_table_exits_2_with_a_message_and_no_traceback(tiny_csv, tmp_path, capsys):
+    csv = tiny_csv(edit=lambda frame: frame.rename(columns={"label": "sentiment"}))
+    argv = ["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(tmp_path / "r")]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert "label" in error and "Traceback" not in error
+
+
+def test_every_flag_of_every_command_is_documented():
+    commands = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            assert action.help and action.help != argparse.SUPPRESS, (name, action.option_strings)
