@@ -23,6 +23,23 @@ MODES = ("fusion", "text_only", "image_only")
 log = logging.getLogger("mmsent")
 
 
+def _column_renames(value: str) -> dict[str, str]:
+    """`--columns reviewText=text,photo=image_path` -> {"reviewText": "text", "photo": "image_path"}."""
+    pairs = [pair.strip() for pair in value.split(",") if pair.strip()]
+    if not pairs or any(pair.count("=") != 1 or not all(pair.split("=")) for pair in pairs):
+        raise argparse.ArgumentTypeError(
+            f"expected YOUR_NAME=OUR_NAME pairs separated by commas, e.g. reviewText=text,photo=image_path; "
+            f"got {value!r}"
+        )
+    return dict(pair.split("=") for pair in pairs)
+
+
+COLUMNS_HELP = (
+    "rename your CSV's columns as it is read, YOUR_NAME=OUR_NAME separated by commas, e.g. "
+    "reviewText=text,photo=image_path,sentiment=label,asin=review_id (the file is not changed)"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mmsent",
@@ -42,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         default=REVIEWS_CSV,
         help="CSV with columns text, image_path, label (default: the bundled data set)",
     )
+    train.add_argument("--columns", type=_column_renames, default=None, help=COLUMNS_HELP)
     train.add_argument(
         "--profile",
         choices=("full", "offline", "tiny"),
@@ -103,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--data", type=Path, default=REVIEWS_CSV, help="CSV to score (default: bundled data)"
     )
+    evaluate.add_argument("--columns", type=_column_renames, default=None, help=COLUMNS_HELP)
     evaluate.add_argument(
         "--split",
         default="test",
@@ -184,7 +203,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     training.seed_everything(args.seed)
     log.info("profile %s on %s; data %s", profile, device, args.data)
 
-    table = load_reviews(args.data, min_rows=args.batch_size)
+    table = load_reviews(args.data, min_rows=args.batch_size, columns=args.columns)
     if main:
         (report / "skipped_rows.txt").write_text(table.report() + "\n")
         table.problems.to_csv(report / "skipped_rows.csv", index=False)
@@ -325,7 +344,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmsent.data import ReviewDataset, load_reviews
 
     model, labels, config = training.load_checkpoint(args.checkpoint, device=args.device)
-    table = load_reviews(args.data, label_encoder=labels)
+    table = load_reviews(args.data, label_encoder=labels, columns=args.columns)
     frame = table.frame
     if args.split != "all" and "split" in frame:
         frame = frame[frame["split"] == args.split]

@@ -69,3 +69,23 @@ def test_every_flag_of_every_command_is_documented():
     for name, parser in commands.choices.items():
         for action in parser._actions:
             assert action.help and action.help != argparse.SUPPRESS, (name, action.option_strings)
+
+
+def test_columns_flag_reads_a_csv_with_other_column_names(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MMSENT_CACHE_DIR", str(tmp_path / "cache"))
+    renamed = {"text": "reviewText", "image_path": "photo", "label": "sentiment", "review_id": "asin"}
+    csv = tiny_csv(n=16, edit=lambda frame: frame.rename(columns=renamed))
+    argv = ["train", "--data", str(csv), "--profile", "tiny", "--epochs", "1", "--batch-size", "4"]
+    argv += ["--models", "fusion", "--report-dir", str(tmp_path / "r"), "--no-progress"]
+    assert cli.main(argv) == 2
+    assert "--columns" in capsys.readouterr().err  # the message shows the flag that fixes it
+    flag = ",".join(f"{theirs}={ours}" for ours, theirs in renamed.items())  # reviewText=text,...
+    assert cli.main([*argv, "--columns", flag]) == 0
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["run"]["rows"]["train"] > 0
+
+
+@pytest.mark.parametrize("value", ["text", "a=b=c", "=text", "a=b,,c"])
+def test_columns_flag_rejects_malformed_pairs(value, capsys):
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["train", "--columns", value])
+    assert "YOUR_NAME=OUR_NAME" in capsys.readouterr().err

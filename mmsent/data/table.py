@@ -278,11 +278,13 @@ def _check_columns(raw: pd.DataFrame, csv_path: Path, require_labels: bool) -> N
     if not missing:
         return
     found = [str(c) for c in raw.columns]
-    near = [f"'{c}': '{m}'" for m in missing for c in found if c.strip().lower() == m]
-    example = "{" + (", ".join(near) if near else "'review': 'text'") + "}"
+    near = [(c, m) for m in missing for c in found if c.strip().lower() == m] or [("review", "text")]
+    example = "{" + ", ".join(f"'{c}': '{m}'" for c, m in near) + "}"
+    flag = ",".join(f"{c}={m}" for c, m in near)
     raise DataError(
         f"{csv_path} is missing column(s) {missing}. Found columns: {found}. The table needs 'text', "
-        f"'image_path' and 'label'; rename your columns or pass columns={example} to load_reviews."
+        f"'image_path' and 'label'; rename your columns, or pass columns={example} to load_reviews "
+        f"(on the command line: --columns {flag})."
     )
 
 
