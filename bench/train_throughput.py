@@ -298,6 +298,13 @@ class NaiveReviews(Dataset):
 # --------------------------------------------------------------------------------------
 
 
+def stop_clock(device: torch.device, shapes: ShapeLog, started: float) -> float:
+    """End a timed training run: wait for the device, stop recording batch shapes; seconds since `started`."""
+    synchronize(device)
+    shapes.active = False
+    return time.perf_counter() - started
+
+
 def set_attention(model: MultimodalSentimentModel, implementation: str) -> None:
     """Both encoders' attention: "eager" (softmax(QK^T)V written out) or "sdpa" (fused kernels)."""
     model.text_model.set_attn_implementation(implementation)
@@ -340,9 +347,7 @@ def naive_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max
             optimizer.step()
             scheduler.step()
             loss.item()  # the original script prints the loss of every step
-    synchronize(device)
-    shapes.active = False
-    train_s = time.perf_counter() - train_started
+    train_s = stop_clock(device, shapes, train_started)
     if max_steps is not None:
         return {}, None
     val_started = time.perf_counter()
@@ -396,9 +401,7 @@ def fast_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max_
     training.fit(
         model, train_set, None, config, train_features=train_features, progress=False, log=lambda _: None
     )
-    synchronize(device)
-    shapes.active = False
-    train_s = time.perf_counter() - train_started
+    train_s = stop_clock(device, shapes, train_started)
     if max_steps is not None:
         return {}, None
     val_started = time.perf_counter()

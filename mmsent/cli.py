@@ -34,6 +34,11 @@ def _column_renames(value: str) -> dict[str, str]:
     return dict(pair.split("=") for pair in pairs)
 
 
+CHECKPOINT_ARG = dict(
+    type=Path,
+    default=Path("reports/latest/checkpoint"),
+    help="checkpoint folder written by train (default reports/latest/checkpoint)",
+)
 COLUMNS_HELP = (
     "rename your CSV's columns as it is read, YOUR_NAME=OUR_NAME separated by commas, e.g. "
     "reviewText=text,photo=image_path,sentiment=label,asin=review_id (the file is not changed)"
@@ -112,12 +117,7 @@ def _parser() -> argparse.ArgumentParser:
         help="metrics of a saved checkpoint on a CSV",
         description="Score a checkpoint written by `train` on a review table.",
     )
-    evaluate.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=Path("reports/latest/checkpoint"),
-        help="checkpoint folder (default reports/latest/checkpoint)",
-    )
+    evaluate.add_argument("--checkpoint", **CHECKPOINT_ARG)
     evaluate.add_argument(
         "--data", type=Path, default=REVIEWS_CSV, help="CSV to score (default: bundled data)"
     )
@@ -135,12 +135,7 @@ def _parser() -> argparse.ArgumentParser:
         help="label one review (text + optional photo)",
         description="Print the label, class probabilities and image gate for one review.",
     )
-    predict.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=Path("reports/latest/checkpoint"),
-        help="checkpoint folder (default reports/latest/checkpoint)",
-    )
+    predict.add_argument("--checkpoint", **CHECKPOINT_ARG)
     predict.add_argument("--text", required=True, help="the review's text")
     predict.add_argument("--image", type=Path, default=None, help="path of the product photo (optional)")
     predict.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
@@ -207,8 +202,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if main:
         (report / "skipped_rows.txt").write_text(table.report() + "\n")
         table.problems.to_csv(report / "skipped_rows.csv", index=False)
-    if len(table.problems) and main:
-        log.warning("%d row problems; see %s", len(table.problems), report / "skipped_rows.txt")
+        if len(table.problems):
+            log.warning("%d row problems; see %s", len(table.problems), report / "skipped_rows.txt")
     splits = split_table(table, seed=args.seed)
     classes = table.label_encoder.classes
     config = training.TrainConfig(

@@ -378,7 +378,7 @@ def fit(
         model.train()
         total_loss, seen = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
-        for batch in bar:
+        for step, batch in enumerate(bar, start=1):
             labels = batch["labels"].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = net(**_model_inputs(batch, device, train_features)).logits
@@ -392,7 +392,7 @@ def fit(
             scheduler.step()
             total_loss += loss.detach() * len(labels)  # stays on the device: no GPU sync per step
             seen += len(labels)
-            if progress:
+            if progress and (step % 10 == 0 or step == len(loader)):  # .item() waits for the GPU
                 bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}")
 
         total_loss, seen = distributed.all_sum(float(total_loss), seen)  # over every process's share

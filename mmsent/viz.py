@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +149,6 @@ def plain_text(text: str, width: int | None = None) -> str:
 
     Matplotlib's default font has no emoji; drawing one gives a warning and an empty box.
     """
-    import unicodedata
-
     plain = "".join(
         f"[{unicodedata.name(char, 'emoji').lower()}]" if unicodedata.category(char) == "So" else char
         for char in str(text).replace("\n", " ")
