@@ -14,6 +14,12 @@ Layout, one small safetensors file per (encoder, photo)::
     <root>/<encoder key>/<first 2 hex digits>/<file sha256>.safetensors
         image_embeds [image_embed_dim], patch_tokens [num_patches, image_dim]   (float32)
 
+Reads are verified: each entry's metadata holds a SHA-256 of its tensors (names, dtypes, shapes and
+bytes), and `FeatureCache.load` checks it, that every tensor is a finite floating-point array and,
+when the caller says which, the shapes. A damaged entry (a bad copy, a flipped bit), one of another
+format or one with other shapes is a miss: the photo is encoded again and the entry rewritten, and
+the cache says so once (a warning), instead of training on NaNs or failing on a shape.
+
 Writes are atomic: a temporary file in the same folder, then `os.replace` over the final name
 (a rename within one folder is atomic on POSIX and Windows). Two processes writing the same photo
 at once both succeed, and a reader sees a whole entry or none, never half of one.
@@ -27,15 +33,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 if TYPE_CHECKING:
     from mmsent.encoders import Encoders
@@ -43,7 +51,10 @@ if TYPE_CHECKING:
 CACHE_ENV = "MMSENT_CACHE_DIR"
 OFF_VALUES = {"", "0", "off", "none", "false", "no"}
 # Bump when what an entry holds changes (e.g. how patch tokens are computed): old entries then miss.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CHECKSUM_KEY = "mmsent_sha256"  # in each entry's safetensors metadata
+logger = logging.getLogger(__name__)
+_WARNED_ROOTS: set[Path] = set()  # caches that already reported a bad entry in this process
 
 
 def default_cache_dir() -> Path | None:
@@ -84,10 +95,43 @@ def encoder_key(encoders: Encoders) -> str:
     return f"{readable}-{digest[:16]}"
 
 
+def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes (sorted by name), as 64 hex digits."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def entry_problem(
+    tensors: Mapping[str, torch.Tensor],
+    metadata: Mapping[str, str] | None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+) -> str:
+    """Why a cache entry read back cannot be used, or "" when it can."""
+    if not metadata or CHECKSUM_KEY not in metadata:
+        return "no checksum (written by another version)"
+    if shapes is not None and set(shapes) != set(tensors):
+        return f"holds {sorted(tensors)}, expected {sorted(shapes)}"
+    for name, tensor in tensors.items():
+        if shapes is not None and tuple(tensor.shape) != tuple(shapes[name]):
+            return f"{name} has shape {tuple(tensor.shape)}, expected {tuple(shapes[name])}"
+        if not tensor.is_floating_point():
+            return f"{name} has dtype {tensor.dtype}, expected floating point"
+    if tensors_digest(tensors) != metadata[CHECKSUM_KEY]:
+        return "its checksum does not match (damaged bytes)"
+    if not all(bool(torch.isfinite(tensor).all()) for tensor in tensors.values()):
+        return "it holds NaN or infinite values"
+    return ""
+
+
 class FeatureCache:
     """Image features on disk, one safetensors file per (encoder key, photo digest).
 
-    `hits` and `writes` count, since creation, the entries read back and the entries written.
+    `hits` and `writes` count, since creation, the entries read back and the entries written;
+    `rejected` the entries found damaged or of other shapes (treated as misses).
 
         cache = FeatureCache("/tmp/features")
         entry = cache.entry(encoder_key(encoders), "photo.png")
@@ -99,6 +143,7 @@ class FeatureCache:
         self.root = Path(root).expanduser()
         self.hits = 0
         self.writes = 0
+        self.rejected = 0
 
     def __repr__(self) -> str:
         return f"FeatureCache({str(self.root)!r})"
@@ -108,14 +153,41 @@ class FeatureCache:
         digest = file_digest(image_path)
         return self.root / encoder / digest[:2] / f"{digest}.safetensors"
 
-    def load(self, entry: Path) -> dict[str, torch.Tensor] | None:
-        """The tensors stored at `entry`, or None if there is no (readable) entry."""
+    def load(
+        self, entry: Path, shapes: Mapping[str, Sequence[int]] | None = None
+    ) -> dict[str, torch.Tensor] | None:
+        """The tensors stored at `entry`, or None if there is no usable entry.
+
+        An entry that is unreadable, fails its checksum, holds non-finite values or (with
+        `shapes`, {name: shape}) other names or shapes is a miss too; the first one of each cache
+        folder is reported (once per process).
+        """
         try:
-            tensors = load_file(entry)
-        except (OSError, SafetensorError):  # absent, or damaged (disk full, a bad copy): encode again
+            with safe_open(entry, framework="pt") as handle:
+                metadata = handle.metadata()
+                tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+        except FileNotFoundError:
             return None
+        except (OSError, SafetensorError, ValueError, RuntimeError) as error:  # a cut-off or bad copy
+            return self._reject(entry, f"unreadable ({error})")
+        problem = entry_problem(tensors, metadata, shapes)
+        if problem:
+            return self._reject(entry, problem)
         self.hits += 1
         return tensors
+
+    def _reject(self, entry: Path, problem: str) -> None:
+        """Count a bad entry as a miss; warn about the first one (it will be encoded again)."""
+        self.rejected += 1
+        if self.root not in _WARNED_ROOTS:
+            _WARNED_ROOTS.add(self.root)
+            logger.warning(
+                "Feature cache entry %s is unusable: %s. Such entries are encoded again and rewritten "
+                "(delete %s to clear the cache).",
+                entry,
+                problem,
+                self.root,
+            )
 
     def save(self, entry: Path, tensors: dict[str, torch.Tensor]) -> None:
         """Write `tensors` to `entry` atomically: temporary file in the same folder, then rename."""
@@ -124,7 +196,8 @@ class FeatureCache:
         os.close(handle)
         try:
             # clone(): a row of a bigger tensor would otherwise drag its whole storage along.
-            save_file({name: t.detach().cpu().clone() for name, t in tensors.items()}, temporary)
+            tensors = {name: t.detach().cpu().clone() for name, t in tensors.items()}
+            save_file(tensors, temporary, metadata={CHECKSUM_KEY: tensors_digest(tensors)})
             os.replace(temporary, entry)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

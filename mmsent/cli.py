@@ -6,6 +6,9 @@ python -m mmsent evaluate --checkpoint reports/latest/checkpoint --data my.csv
 python -m mmsent predict --checkpoint reports/latest/checkpoint --text "Well. It arrived." --image box.png
 python -m mmsent pretrain-clip              # rebuild data/clip-offline
 python -m mmsent make-data                  # regenerate the bundled review set
+
+Bad input (a broken table, photo, checkpoint, flag or MMSENT_* variable) prints `error: ...` saying
+what, where and what to do, and exits with status 2; `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -13,31 +16,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
+from mmsent import validate
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
+from mmsent.validate import MODES
 
-MODES = ("fusion", "text_only", "image_only")
 log = logging.getLogger("mmsent")
-
-
-def _column_renames(value: str) -> dict[str, str]:
-    """`--columns reviewText=text,photo=image_path` -> {"reviewText": "text", "photo": "image_path"}."""
-    pairs = [pair.strip() for pair in value.split(",") if pair.strip()]
-    if not pairs or any(pair.count("=") != 1 or not all(pair.split("=")) for pair in pairs):
-        raise argparse.ArgumentTypeError(
-            f"expected YOUR_NAME=OUR_NAME pairs separated by commas, e.g. reviewText=text,photo=image_path; "
-            f"got {value!r}"
-        )
-    return dict(pair.split("=") for pair in pairs)
 
 
 CHECKPOINT_ARG = dict(
     type=Path,
     default=Path("reports/latest/checkpoint"),
     help="checkpoint folder written by train (default reports/latest/checkpoint)",
+)
+DEVICE_ARG = dict(
+    type=validate.device,
+    default=None,
+    help="cpu, cuda, cuda:1, mps (default: MMSENT_DEVICE, else the best available)",
+)
+OUTSIDE_PATHS_ARG = dict(
+    action="store_true",
+    help="accept photos whose real path (symlinks resolved) is outside the CSV's folder "
+    "(default: refuse them)",
 )
 COLUMNS_HELP = (
     "rename your CSV's columns as it is read, YOUR_NAME=OUR_NAME separated by commas, e.g. "
@@ -64,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         default=REVIEWS_CSV,
         help="CSV with columns text, image_path, label (default: the bundled data set)",
     )
-    train.add_argument("--columns", type=_column_renames, default=None, help=COLUMNS_HELP)
+    train.add_argument("--columns", type=validate.column_renames, default=None, help=COLUMNS_HELP)
     train.add_argument(
         "--profile",
         choices=("full", "offline", "tiny"),
@@ -73,20 +77,27 @@ def _parser() -> argparse.ArgumentParser:
         "MiniLM + the course's CLIP (default: MMSENT_PROFILE, else offline unless a GPU "
         "and the hub are at hand)",
     )
-    train.add_argument("--epochs", type=int, default=4, help="passes over the training split (default 4)")
-    train.add_argument("--batch-size", type=int, default=32, help="reviews per step (default 32)")
     train.add_argument(
-        "--lr", type=float, default=5e-5, help="learning rate of the text encoder (default 5e-5)"
+        "--epochs", type=validate.positive_int, default=4, help="passes over the training split (default 4)"
+    )
+    train.add_argument(
+        "--batch-size", type=validate.positive_int, default=32, help="reviews per step (default 32)"
+    )
+    train.add_argument(
+        "--lr",
+        type=validate.positive_float,
+        default=5e-5,
+        help="learning rate of the text encoder (default 5e-5)",
     )
     train.add_argument(
         "--head-lr",
-        type=float,
+        type=validate.positive_float,
         default=1e-3,
         help="learning rate of the new layers: attention, gate, classifier (default 1e-3)",
     )
     train.add_argument(
         "--train-text-layers",
-        type=int,
+        type=validate.text_layers,
         default=2,
         help="top text-encoder layers to fine-tune; -1 = all, 0 = frozen (default 2)",
     )
@@ -95,10 +106,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fine-tune CLIP's vision tower too (default: frozen, its features computed once and cached)",
     )
-    train.add_argument("--max-length", type=int, default=128, help="longest review in tokens (default 128)")
+    train.add_argument(
+        "--max-length", type=validate.positive_int, default=128, help="longest review in tokens (default 128)"
+    )
     train.add_argument(
         "--models",
-        default=",".join(MODES),
+        type=validate.model_list,
+        default=list(MODES),
         help=f"comma-separated models to train (default {','.join(MODES)})",
     )
     train.add_argument(
@@ -106,10 +120,16 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("reports/latest"),
         help="where metrics.json, plots, the skipped-rows report and the checkpoint go "
-        "(default reports/latest)",
+        "(default reports/latest); written whole when the run ends, never mixed with an older run",
     )
-    train.add_argument("--seed", type=int, default=0, help="seed for splits, initialisation and shuffling")
-    train.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --report-dir whole (default: refuse)"
+    )
+    train.add_argument("--allow-outside-paths", **OUTSIDE_PATHS_ARG)
+    train.add_argument(
+        "--seed", type=validate.seed, default=0, help="seed for splits, initialisation and shuffling"
+    )
+    train.add_argument("--device", **DEVICE_ARG)
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     evaluate = commands.add_parser(
@@ -121,14 +141,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--data", type=Path, default=REVIEWS_CSV, help="CSV to score (default: bundled data)"
     )
-    evaluate.add_argument("--columns", type=_column_renames, default=None, help=COLUMNS_HELP)
+    evaluate.add_argument("--columns", type=validate.column_renames, default=None, help=COLUMNS_HELP)
     evaluate.add_argument(
         "--split",
+        choices=("train", "val", "test", "all"),
         default="test",
-        help="rows of this split when the CSV has a 'split' column; 'all' for every row",
+        help="rows to score: those of this split (from the CSV's 'split' column, else the rows train held "
+        "out, as recorded with the model), or 'all' for every row (default test)",
     )
+    evaluate.add_argument("--allow-outside-paths", **OUTSIDE_PATHS_ARG)
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics to this file")
-    evaluate.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    evaluate.add_argument("--device", **DEVICE_ARG)
 
     predict = commands.add_parser(
         "predict",
@@ -136,9 +159,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the label, class probabilities and image gate for one review.",
     )
     predict.add_argument("--checkpoint", **CHECKPOINT_ARG)
-    predict.add_argument("--text", required=True, help="the review's text")
-    predict.add_argument("--image", type=Path, default=None, help="path of the product photo (optional)")
-    predict.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    predict.add_argument("--text", type=validate.review_text, required=True, help="the review's text")
+    predict.add_argument(
+        "--image", type=validate.photo, default=None, help="path of the product photo (optional)"
+    )
+    predict.add_argument("--device", **DEVICE_ARG)
 
     clip = commands.add_parser(
         "pretrain-clip",
@@ -150,10 +175,13 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=OFFLINE_CLIP_DIR, help=f"output folder (default {OFFLINE_CLIP_DIR})"
     )
     clip.add_argument(
-        "--epochs", type=int, default=None, help="passes over the pairs (default: the recipe's)"
+        "--epochs",
+        type=validate.positive_int,
+        default=None,
+        help="passes over the pairs (default: the recipe's)",
     )
     clip.add_argument(
-        "--seed", type=int, default=None, help="seed of the pairs and the run (default: the recipe's)"
+        "--seed", type=validate.seed, help="seed of the pairs and the run (default: the recipe's)"
     )
 
     data = commands.add_parser(
@@ -162,8 +190,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Draw the synthetic review set (CSV + photos) from a seed.",
     )
     data.add_argument("--out", type=Path, default=REVIEWS_CSV.parent, help="output folder (default data/)")
-    data.add_argument("--n", type=int, default=2400, help="number of reviews (default 2400)")
-    data.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    data.add_argument(
+        "--n", type=validate.positive_int, default=2400, help="number of reviews (default 2400)"
+    )
+    data.add_argument("--seed", type=validate.seed, default=0, help="seed (default 0)")
+    for command in commands.choices.values():
+        command.add_argument(
+            "--debug", action="store_true", help="on an error, show the Python traceback"
+        )
     return parser
 
 
@@ -173,6 +207,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train into a fresh folder beside --report-dir, renamed into place when the run has finished."""
+    from mmsent.report_dir import check_target, staged_folder
+
+    check_target(args.report_dir, args.overwrite)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 alone writes the report
+        return _train(args, args.report_dir.parent / f".{args.report_dir.name}.rank-unused")
+    with staged_folder(args.report_dir, args.overwrite) as work:
+        status = _train(args, work)
+    print(f"report in {args.report_dir}/")
+    return status
+
+
+def _train(args: argparse.Namespace, report: Path) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,15 +228,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mmsent import train as training
     from mmsent.data import ReviewDataset, load_reviews, split_table
     from mmsent.encoders import load_encoders, resolve_profile
+    from mmsent.heldout import save_split_record
     from mmsent.models import MultimodalSentimentModel
 
     started = time.perf_counter()
-    modes = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = sorted(set(modes) - set(MODES))
-    if unknown or not modes:
-        raise SystemExit(f"--models: unknown {unknown}; choose from {', '.join(MODES)}")
-    report = args.report_dir
-    report.mkdir(parents=True, exist_ok=True)
+    modes = args.models
+    checkpoint_mode = "fusion" if "fusion" in modes else modes[0]  # the model predict / evaluate use
     # Under torchrun every process runs this; rank 0 alone writes the report and prints.
     device = distributed.setup(args.device)
     main = distributed.is_main()
@@ -198,7 +242,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     training.seed_everything(args.seed)
     log.info("profile %s on %s; data %s", profile, device, args.data)
 
-    table = load_reviews(args.data, min_rows=args.batch_size, columns=args.columns)
+    table = load_reviews(
+        args.data,
+        min_rows=args.batch_size,
+        columns=args.columns,
+        allow_outside_paths=args.allow_outside_paths,
+    )
     if main:
         (report / "skipped_rows.txt").write_text(table.report() + "\n")
         table.problems.to_csv(report / "skipped_rows.csv", index=False)
@@ -217,6 +266,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     text_layers = None if args.train_text_layers < 0 else args.train_text_layers
 
     encoders = load_encoders(profile)  # each model fine-tunes its own copy of the text encoder
+    validate.check_encoder_limits(args, encoders.text_model.config)
+    if main:
+        save_split_record(table, splits, args.seed, report / "checkpoint")
     datasets = {
         name: ReviewDataset(frame, encoders.tokenizer, encoders.image_processor, args.max_length)
         for name, frame in splits.items()
@@ -246,7 +298,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             datasets["train"],
             datasets.get("val"),
             config,
-            checkpoint_dir=report / "checkpoint" if mode == "fusion" else None,
+            checkpoint_dir=report / "checkpoint" if mode == checkpoint_mode else None,
             label_encoder=table.label_encoder,
             train_features=split_features.get("train"),
             val_features=split_features.get("val"),
@@ -284,7 +336,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         viz.plot_metric_table(scores, "Test metrics: fusion against each modality alone").savefig(
             report / "ablation.png", dpi=120
         )
-    _summary(metrics, modes, report)
+    _summary(metrics, modes)
     return 0
 
 
@@ -318,14 +370,14 @@ def _fusion_pictures(viz, training, result, test_set, classes, report: Path) -> 
     viz.attention_grid(images, weights, titles, suptitle=suptitle).savefig(report / "attention.png", dpi=120)
 
 
-def _summary(metrics: dict, modes: list[str], report: Path) -> None:
+def _summary(metrics: dict, modes: list[str]) -> None:
     lines = ["", "model        accuracy  precision  recall  f1"]
     for mode in modes:
         m = metrics[mode]
         lines.append(
             f"{mode:<12} {m['accuracy']:8.3f} {m['precision']:10.3f} {m['recall']:7.3f} {m['f1']:6.3f}"
         )
-    lines.append(f"\n{metrics['run']['seconds']:.0f} s; report in {report}/")
+    lines.append(f"\n{metrics['run']['seconds']:.0f} s")
     print("\n".join(lines))
 
 
@@ -337,21 +389,26 @@ def _summary(metrics: dict, modes: list[str], report: Path) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmsent import train as training
     from mmsent.data import ReviewDataset, load_reviews
+    from mmsent.heldout import load_split_record, rows_to_score
 
     model, labels, config = training.load_checkpoint(args.checkpoint, device=args.device)
-    table = load_reviews(args.data, label_encoder=labels, columns=args.columns)
-    frame = table.frame
-    if args.split != "all" and "split" in frame:
-        frame = frame[frame["split"] == args.split]
-    if frame.empty:
-        raise SystemExit(f"no rows of split {args.split!r} in {args.data}; use --split all")
+    record = load_split_record(args.checkpoint)
+    table = load_reviews(
+        args.data,
+        label_encoder=labels,
+        columns=args.columns,
+        allow_outside_paths=args.allow_outside_paths,
+    )
+    frame, which = rows_to_score(table, args.split, record)
+    print(f"scoring {which}", file=sys.stderr)
     dataset = ReviewDataset(
         frame, model.encoders.tokenizer, model.encoders.image_processor, config.max_length
     )
     metrics = training.evaluate(model, dataset, config=config)
-    print(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))
+    scored = {"split": args.split, "rows": len(frame)}
+    print(json.dumps({**scored, **{k: round(v, 4) for k, v in metrics.items()}}, indent=2))
     if args.json:
-        args.json.write_text(json.dumps(metrics, indent=2) + "\n")
+        args.json.write_text(json.dumps({**scored, **metrics}, indent=2) + "\n")
     return 0
 
 
@@ -399,10 +456,13 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    from mmsent.data import DataError
+    from mmsent.errors import MmsentError
 
     try:
+        validate.check_environment()
         return COMMANDS[args.command](args)
-    except (DataError, FileNotFoundError) as error:  # bad input: say what and where, no traceback
-        print(f"error: {error}", file=sys.stderr)
+    except (MmsentError, OSError) as error:  # bad input: say what and where, no traceback
+        if args.debug:
+            raise
+        print(f"error: {validate.error_message(error)}", file=sys.stderr)
         return 2

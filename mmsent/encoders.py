@@ -29,6 +29,7 @@ import torch
 import transformers
 from transformers import AutoTokenizer, BertConfig, BertModel, CLIPConfig, CLIPModel
 
+from mmsent.errors import MmsentError, UsageError
 from mmsent.paths import OFFLINE_CLIP_DIR, minilm_dir
 
 PROFILES = ("full", "offline", "tiny")
@@ -44,7 +45,7 @@ OFFLINE_PATCH_SIZE = 8
 HUB_TIMEOUT_S = 2.0
 
 
-class HubUnavailableError(RuntimeError):
+class HubUnavailableError(MmsentError, RuntimeError):
     """The ``full`` profile was asked for but the Hugging Face hub cannot be reached."""
 
 
@@ -112,7 +113,7 @@ def resolve_profile(profile: str | None = None) -> str:
 
     Automatic is ``full`` only when a CUDA GPU is present AND the hub is reachable (checked with a
     ~2 s timeout), else ``offline``: real BERT-base + ViT-B/32 training is impractical on a CPU.
-    Raises ValueError for a name not in `PROFILES`.
+    Raises `UsageError` (a ValueError) for a name not in `PROFILES`.
     """
     chosen = profile or os.environ.get(PROFILE_ENV) or None
     if chosen is None:
@@ -120,7 +121,7 @@ def resolve_profile(profile: str | None = None) -> str:
     chosen = chosen.strip().lower()
     if chosen not in PROFILES:
         source = "argument" if profile else f"environment variable {PROFILE_ENV}"
-        raise ValueError(f"Unknown encoder profile {chosen!r} (from the {source}); "
+        raise UsageError(f"Unknown encoder profile {chosen!r} (from the {source}); "
                          f"choose one of {', '.join(PROFILES)}.")
     return chosen
 

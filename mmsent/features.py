@@ -86,9 +86,10 @@ def image_features(
     if store is not None:
         key = encoder_key(encoders)
         entries = {int(i): store.entry(key, image_paths[i]) for i in rows}
+        shapes = {"image_embeds": embeds.shape[1:], "patch_tokens": patches.shape[1:]}
         missing = []
         for i, entry in entries.items():
-            if (hit := store.load(entry)) is None:
+            if (hit := store.load(entry, shapes)) is None:
                 missing.append(i)
             else:
                 embeds[i], patches[i] = hit["image_embeds"], hit["patch_tokens"]

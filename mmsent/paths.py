@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("MMSENT_DATA_DIR", REPO_DIR / "data")).resolve()
+DATA_DIR_ENV = "MMSENT_DATA_DIR"
+DATA_DIR = Path(os.environ.get(DATA_DIR_ENV, REPO_DIR / "data")).resolve()
 REVIEWS_CSV = DATA_DIR / "reviews.csv"
 OFFLINE_CLIP_DIR = DATA_DIR / "clip-offline"
 

@@ -26,15 +26,14 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 from tqdm.auto import tqdm
 
 from mmsent import __version__, distributed
+from mmsent.checkpoint_check import CONFIG_FILE, LABELS_FILE, WEIGHTS_FILE, read_checkpoint, restore_weights
 from mmsent.course import pick_device, seed_everything
 from mmsent.data import LabelEncoder, ReviewDataset, make_loader
 from mmsent.encoders import Encoders, load_encoders
 from mmsent.features import image_features
+from mmsent.manifest import write_manifest
 from mmsent.models import MultimodalSentimentModel
 
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-LABELS_FILE = "labels.json"
 STATE_FILE = "training_state.pt"
 
 
@@ -431,7 +430,8 @@ def save_checkpoint(
     label_encoder: LabelEncoder | None = None,
     config: TrainConfig | None = None,
 ) -> Path:
-    """Write model.safetensors, config.json (model + training + profile) and labels.json."""
+    """Write model.safetensors, config.json (model + training + profile), labels.json and the
+    folder's manifest (`mmsent.manifest`: every file's SHA-256, checked by `load_checkpoint`)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
@@ -445,6 +445,7 @@ def save_checkpoint(
     (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
     if label_encoder is not None:
         label_encoder.save(directory / LABELS_FILE)
+    write_manifest(directory, exclude=(STATE_FILE,))
     return directory
 
 
@@ -453,20 +454,17 @@ def load_checkpoint(
 ) -> tuple[MultimodalSentimentModel, LabelEncoder, TrainConfig]:
     """Rebuild the model saved by `save_checkpoint`; returns (model, label_encoder, train_config).
 
-    The encoders are loaded by the checkpoint's profile unless you pass them.
+    The encoders are loaded by the checkpoint's profile unless you pass them. Raises
+    `CheckpointError` (naming the file) when the folder's files are missing, damaged or do not
+    belong together (see `mmsent.checkpoint_check`).
     """
     directory = Path(directory)
-    if not (directory / CONFIG_FILE).exists():
-        raise FileNotFoundError(
-            f"{directory} is not an mmsent checkpoint: {CONFIG_FILE} is missing. "
-            "Pass the folder written by `python -m mmsent train` (its report folder's 'checkpoint')."
-        )
-    meta = json.loads((directory / CONFIG_FILE).read_text())
+    meta, labels = read_checkpoint(directory)
     encoders = encoders or load_encoders(meta["profile"])
     model = MultimodalSentimentModel.from_config(encoders, meta["model"])
-    model.load_state_dict(load_file(directory / WEIGHTS_FILE))
+    restore_weights(model, directory, labels)
     model.to(pick_device(device and str(device))).eval()
-    return model, LabelEncoder.load(directory / LABELS_FILE), TrainConfig.from_dict(meta["train"])
+    return model, labels, TrainConfig.from_dict(meta["train"])
 
 
 def _save_training_state(directory, epoch, history, optimizer, scheduler, scaler) -> None:

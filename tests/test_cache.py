@@ -191,7 +191,7 @@ def test_a_writer_that_dies_midway_leaves_the_old_entry_whole(tmp_path, monkeypa
     entry = tmp_path / "enc" / "photo.safetensors"
     cache.save(entry, {"image_embeds": torch.ones(4)})
 
-    def dies_midway(tensors, path):
+    def dies_midway(tensors, path, metadata=None):
         Path(path).write_bytes(b"half a file")
         raise KeyboardInterrupt
 

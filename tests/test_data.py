@@ -215,15 +215,22 @@ def test_path_escaping_the_data_folder(tiny_csv, cell):
     assert table.frame.loc[2, "image_path"] is None
 
 
-def test_absolute_paths_are_allowed(tiny_csv, tmp_path):
-    """Inside the data folder or anywhere else: the CSV format promises absolute paths work."""
+def test_absolute_paths_inside_the_data_folder_work_and_outside_need_a_flag(tiny_csv, tmp_path):
+    """An absolute path inside the data folder works; one elsewhere is refused and reported unless
+    allow_outside_paths=True (--allow-outside-paths)."""
     elsewhere = tmp_path / "elsewhere.png"
     Image.new("RGB", (8, 8), (255, 0, 0)).save(elsewhere)
     inside = tmp_path / "data/images/r001.png"
     absolute = [str(inside), str(elsewhere)]
-    table = load_reviews(tiny_csv(edit=lambda f: f.assign(image_path=absolute + list(f["image_path"][2:]))))
-    assert table.problems.empty
-    assert table.frame["image_path"][:2].tolist() == [str(inside), str(elsewhere)]
+    csv = tiny_csv(edit=lambda f: f.assign(image_path=absolute + list(f["image_path"][2:])))
+    table = load_reviews(csv)
+    assert table.frame["image_path"][:2].tolist() == [str(inside), None]
+    (record,) = table.problems.to_dict("records")
+    assert record["problem"] == "path escapes the data folder" and str(elsewhere) in record["detail"]
+    assert "--allow-outside-paths" in record["detail"]
+    trusted = load_reviews(csv, allow_outside_paths=True)
+    assert trusted.problems.empty
+    assert trusted.frame["image_path"][:2].tolist() == [str(inside), str(elsewhere)]
 
 
 def test_report_counts_problems_and_names_rows(tiny_csv):

@@ -10,6 +10,7 @@ import torch
 from mmsent import train as training
 from mmsent.data import ReviewDataset, load_reviews, split_table
 from mmsent.encoders import load_encoders
+from mmsent.errors import CheckpointError
 from mmsent.models import MultimodalSentimentModel
 
 
@@ -126,7 +127,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(datasets, encoders, t
 
 
 def test_load_checkpoint_names_the_problem(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not an mmsent checkpoint"):
+    with pytest.raises(CheckpointError, match="not an mmsent checkpoint"):
         training.load_checkpoint(tmp_path)
 
 

@@ -8,24 +8,32 @@ problem named ("image file not found", "truncated or corrupt image", "not an ima
 "decompression bomb") for everything else. `check_image` runs the same checks without
 keeping the pixels, so `load_reviews` can find broken photos before training starts.
 
-`DataError` lives here, at the bottom of the data package, so that both this module and
-`mmsent.data.table` can raise it without importing each other.
+`DataError` is defined in `mmsent.errors` with the kit's other expected failures.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mmsent.errors import DataError
+
 # A pixel budget checked from the file header before any pixel is decoded. 40 million pixels
 # (e.g. 8000 x 5000) is larger than any phone photo; a PNG that declares more is almost
 # certainly a decompression bomb (a few KB on disk that expand to gigabytes in memory).
 # Raise it if you really train on gigapixel scans: `mmsent.data.images.MAX_PIXELS = ...`.
 MAX_PIXELS = 40_000_000
+# Widths and heights are checked one by one too: the image processors resize the short side to
+# RESIZE_SHORT_SIDE pixels keeping the aspect ratio, so a 4,000,000 x 10 strip (40 million pixels,
+# a few KB as a PNG) would become 89,600,000 x 224 pixels before the centre crop: gigabytes.
+MAX_SIDE = 20_000
+RESIZE_SHORT_SIDE = 224  # CLIP's input size; the processors resize the short side to it
+MAX_RESIZED_PIXELS = 16_000_000  # what the resize may produce before cropping (an aspect ratio of ~300)
 
 # Problem names, shared with the problems table of `load_reviews`.
 NOT_FOUND = "image file not found"
@@ -33,10 +41,8 @@ UNREADABLE = "unreadable image file"
 NOT_AN_IMAGE = "not an image"
 TRUNCATED = "truncated or corrupt image"
 BOMB = "decompression bomb"
-
-
-class DataError(ValueError):
-    """An input the kit cannot use; the message says what is wrong, where, and what to do."""
+BAD_SHAPE = "image too long, too wide or too narrow"
+NOT_A_FILE = "not a regular file"
 
 
 class ImageProblem(DataError):
@@ -88,6 +94,16 @@ def _open_checked(path: Path, max_pixels: int | None, fast: bool) -> Image.Image
             "the file, raise mmsent.data.images.MAX_PIXELS.",
             f"{width}x{height} = {width * height:,} pixels, over the budget of {budget:,}",
         )
+    shape_problem = _shape_problem(width, height)
+    if shape_problem:
+        image.close()
+        raise ImageProblem(
+            path,
+            BAD_SHAPE,
+            "Crop the photo to a usual shape (the image encoders see a 224x224 square), or clear its "
+            "image_path to use the review as text-only.",
+            shape_problem,
+        )
     if fast and image.format in ("JPEG", "MPO"):  # MPO: many phone cameras
         image.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # decode at 1/8 scale
     try:
@@ -105,9 +121,33 @@ def _open_checked(path: Path, max_pixels: int | None, fast: bool) -> Image.Image
     return image
 
 
+def _shape_problem(width: int, height: int) -> str:
+    """Why a `width` x `height` photo cannot be resized for the encoders, or "" when it can."""
+    if max(width, height) > MAX_SIDE:
+        return f"{width}x{height} pixels; the longest side allowed is {MAX_SIDE:,}"
+    scale = RESIZE_SHORT_SIDE / max(min(width, height), 1)
+    resized = (round(width * scale), round(height * scale))
+    if resized[0] * resized[1] > MAX_RESIZED_PIXELS:
+        return (
+            f"{width}x{height} pixels would be resized to {resized[0]:,}x{resized[1]:,} before cropping, "
+            f"over the budget of {MAX_RESIZED_PIXELS:,} pixels"
+        )
+    return ""
+
+
 def _open_header(path: Path) -> Image.Image:
-    """`Image.open` (reads the header only) with its failures turned into `ImageProblem`."""
+    """`Image.open` (reads the header only) with its failures turned into `ImageProblem`.
+
+    The path is checked with `os.stat` first: only a regular file is opened, so a FIFO or a device
+    named as a photo is refused instead of blocking the read.
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ImageProblem(
+                path,
+                NOT_A_FILE,
+                "Point image_path at a photo file (not a folder, pipe or device), or clear the cell.",
+            )
         with warnings.catch_warnings():
             # Our own budget is stricter than PIL's warning threshold; keep the log clean.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -132,7 +172,7 @@ def _open_header(path: Path) -> Image.Image:
             "Resize the photo; PIL refuses images this large.",
             str(error),
         ) from error
-    except OSError as error:  # a folder, no permission, ...
+    except OSError as error:  # no permission, ...
         raise ImageProblem(
             path,
             UNREADABLE,

@@ -10,9 +10,13 @@ other column (rating, price, `split`, ...) is kept. Problems are handled in two 
   `ReviewTable.problems` with its CSV row number and review id. `load_reviews` logs one
   summary warning, and `ReviewTable.report()` spells it out.
 
-Image paths: a relative path is resolved against `root` (default: the CSV's folder) and must
-stay inside it, so "../../etc/passwd" is refused. Absolute paths are allowed anywhere, as the
-format promises; a non-image file there is still refused by the image check ("not an image").
+Image paths: a relative path is resolved against `root` (default: the CSV's folder). The
+photo's real path (symlinks resolved) must stay inside `root`, so "../../etc/passwd", a symlink
+to /etc and an absolute path elsewhere on disk are refused and reported, unless
+`allow_outside_paths=True` (`--allow-outside-paths`). An `http(s)://` URL is reported as a URL
+(photos are read from disk only). The header is checked first (`mmsent.data.csvfile`: the
+delimiter is sniffed, duplicate columns and impossible `columns` renames are refused) and label
+cells are normalised as `mmsent.data.labels` describes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mmsent.data.csvfile import check_header, read_header
 from mmsent.data.images import DataError, ImageProblem, check_image
+from mmsent.data.labels import label_name, merge_case_variants
 from mmsent.paths import REVIEWS_CSV
 
 logger = logging.getLogger(__name__)
@@ -45,6 +51,7 @@ EMPTY_TEXT = "empty text"
 MISSING_LABEL = "missing label"
 NO_IMAGE_PATH = "no image path"
 ESCAPES_ROOT = "path escapes the data folder"
+PHOTO_URL = "photo URL"
 SKIPPED = "skipped"
 TEXT_ONLY = "kept text-only"
 PROBLEM_COLUMNS = ("row", "review_id", "column", "problem", "action", "detail")
@@ -65,7 +72,10 @@ class LabelEncoder:
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.classes = [_label_name(name) for name in self.classes]
+        names = [label_name(name) for name in self.classes]
+        if None in names:
+            raise DataError(f"LabelEncoder classes must be names, not missing values; got {self.classes}.")
+        self.classes = names
         duplicates = sorted({name for name in self.classes if self.classes.count(name) > 1})
         if duplicates:
             raise DataError(f"LabelEncoder classes must be unique; {duplicates} appear more than once.")
@@ -74,12 +84,12 @@ class LabelEncoder:
     @classmethod
     def fit(cls, values: Iterable[Any]) -> LabelEncoder:
         """The encoder of the distinct non-missing `values`, sorted (numbers by value)."""
-        names = {_label_name(value) for value in values if not _is_missing(value)}
+        names = {label_name(value) for value in values} - {None}
         return cls(sorted(names, key=_natural_order))
 
     def encode(self, values: Iterable[Any]) -> np.ndarray:
         """Class ids `[n]` (int64) of `values`; raises `DataError` naming unknown labels."""
-        names = [_label_name(value) for value in values]
+        names = [label_name(value) for value in values]
         unknown = sorted({name for name in names if name not in self._index})
         if unknown:
             raise DataError(
@@ -119,13 +129,6 @@ def _is_missing(value: Any) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def _label_name(value: Any) -> str:
-    """The class name of a label value: 1, 1.0, np.int64(1) and " 1 " all become "1"."""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def _natural_order(name: str) -> tuple[int, int, str]:
     """Sort key: integer names first, by value, then the other names alphabetically."""
     if re.fullmatch(r"[+-]?\d+", name):
@@ -152,6 +155,7 @@ class ReviewTable:
     label_encoder: LabelEncoder | None
     csv_path: Path
     root: Path
+    notes: list[str] = field(default_factory=list)  # e.g. label spellings merged into one class
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -173,6 +177,7 @@ class ReviewTable:
         lines.append(f"  {len(self.frame) + skipped} rows read, {len(self.frame)} usable ({per_class}).")
         no_photo = int(self.frame["image_path"].isna().sum())
         lines.append(f"  {no_photo} usable reviews have no usable photo (text-only).")
+        lines.extend(f"  Note: {note}." for note in self.notes)
         lines.append(_describe_problems(self.problems, max_ids))
         return "\n".join(lines)
 
@@ -186,6 +191,7 @@ def load_reviews(
     check_images: bool = True,
     columns: Mapping[str, str] | None = None,
     require_labels: bool = True,
+    allow_outside_paths: bool = False,
 ) -> ReviewTable:
     """Read and validate a review CSV; see the module docstring for the rules.
 
@@ -200,6 +206,7 @@ def load_reviews(
         columns: renames applied first, e.g. `{"review": "text", "stars": "label"}`.
         require_labels: False accepts a table without a `label` column (for prediction);
             its rows get `label` None and `label_id` -1.
+        allow_outside_paths: accept photos whose real path lies outside `root`.
     Raises:
         DataError: on a fatal problem (what, where, and what to do are in the message).
     """
@@ -214,7 +221,7 @@ def load_reviews(
     usable = _rows_with_text(raw, log)
     if "label" in raw.columns:
         usable &= _rows_with_label(raw, log)
-    image_paths = _locate_images(raw["image_path"], usable, root, log, check_images)
+    image_paths = _locate_images(raw["image_path"], usable, root, log, check_images, allow_outside_paths)
 
     frame = _usable_frame(raw, usable, image_paths, log)
     problems = log.frame()
@@ -223,8 +230,9 @@ def load_reviews(
             f"No usable reviews in {csv_path}: all {len(raw)} rows were skipped. Fix the rows below.\n"
             + _describe_problems(problems, 10)
         )
+    notes: list[str] = []
     if "label" in raw.columns:
-        encoder = _encode_labels(frame, csv_path, label_encoder, problems)
+        encoder = _encode_labels(frame, csv_path, label_encoder, problems, notes)
     else:  # require_labels=False: a table to predict on
         frame["label_id"] = -1
         encoder = label_encoder
@@ -234,7 +242,7 @@ def load_reviews(
             f"min_rows={min_rows} (one batch). Add reviews, fix the rows below, or use a smaller batch "
             f"size.\n{_describe_problems(problems, 10)}"
         )
-    table = ReviewTable(frame, problems, encoder, csv_path, root)
+    table = ReviewTable(frame, problems, encoder, csv_path, root, notes)
     _warn_about_problems(table)
     return table
 
@@ -250,9 +258,15 @@ def _read_csv(csv_path: Path, columns: Mapping[str, str] | None) -> pd.DataFrame
             f"No review table at {csv_path}. Pass the path of a CSV with columns 'text', 'image_path' "
             "and 'label', or regenerate the bundled set with `python -m mmsent.data.synth`."
         )
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path} is not a regular file (a pipe or a device?). Pass a CSV file.")
+    names, delimiter = read_header(csv_path)
+    check_header(names, csv_path, columns)
     try:
         # keep_default_na=False: a review that reads "NA" or "None" is text, not a missing cell.
-        raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+        raw = pd.read_csv(
+            csv_path, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+        )
     except pd.errors.EmptyDataError as error:
         raise DataError(
             f"{csv_path} is empty (not even a header row). Start it with the line text,image_path,label."
@@ -325,20 +339,29 @@ def _rows_with_text(raw: pd.DataFrame, log: _ProblemLog) -> np.ndarray:
 
 
 def _rows_with_label(raw: pd.DataFrame, log: _ProblemLog) -> np.ndarray:
-    """Bool mask `[rows]`; a missing label skips the row (it cannot be trained or scored)."""
-    keep = np.array([not _is_missing(label) for label in raw["label"]])
+    """Bool mask `[rows]`; a missing label (blank, "NaN", "N/A", ...: see `mmsent.data.labels`)
+    skips the row, since it cannot be trained or scored."""
+    cells = raw["label"].tolist()
+    keep = np.array([label_name(label) is not None for label in cells])
     for position in np.flatnonzero(~keep):
-        log.add(position, "label", MISSING_LABEL, SKIPPED, "the label cell is blank")
+        cell = cells[position]
+        detail = "the label cell is blank" if _is_missing(cell) else f"the label cell reads {cell!r}"
+        log.add(position, "label", MISSING_LABEL, SKIPPED, detail)
     return keep
 
 
 def _locate_images(
-    cells: pd.Series, usable: np.ndarray, root: Path, log: _ProblemLog, check_images: bool
+    cells: pd.Series,
+    usable: np.ndarray,
+    root: Path,
+    log: _ProblemLog,
+    check_images: bool,
+    allow_outside: bool = False,
 ) -> list[str | None]:
     """Absolute photo path per row, or None (reported) when the photo cannot be used."""
     paths: list[str | None] = [None] * len(cells)
     for position, cell in zip(np.flatnonzero(usable), cells.to_numpy()[usable], strict=True):
-        path, problem, detail = _resolve_image_path(cell, root)
+        path, problem, detail = _resolve_image_path(cell, root, allow_outside)
         error = _image_problem(path) if path is not None and check_images else None
         if error is not None:
             path, problem = None, error.problem
@@ -358,19 +381,28 @@ def _image_problem(path: str) -> ImageProblem | None:
     return None
 
 
-def _resolve_image_path(cell: Any, root: Path) -> tuple[str | None, str | None, str]:
+def _resolve_image_path(
+    cell: Any, root: Path, allow_outside: bool = False
+) -> tuple[str | None, str | None, str]:
     """(absolute path, None, "") for a usable cell, else (None, problem, detail)."""
     if _is_missing(cell):
         return None, NO_IMAGE_PATH, "the image_path cell is blank"
-    text = str(cell).strip().replace("\\", "/")  # a CSV written on Windows
-    if os.path.isabs(text):
-        return os.path.normpath(text), None, ""
-    # Lexical check (no symlink resolution): ".." may not climb out of root, but a symlinked
-    # images/ folder inside root is fine.
-    resolved = os.path.normpath(os.path.join(root, text))
-    if os.path.commonpath([root, resolved]) != str(root):
-        return None, ESCAPES_ROOT, f"{text!r} points to {resolved}, outside {root}"
-    return resolved, None, ""
+    text = str(cell).strip()
+    if re.match(r"(?i)^[a-z][a-z0-9+.-]*://", text):
+        return None, PHOTO_URL, (
+            f"{text!r}: photo URLs are not supported yet; download them and point image_path at the files"
+        )
+    text = text.replace("\\", "/")  # a CSV written on Windows
+    path = os.path.normpath(os.path.join(root, text))  # an absolute text stays itself
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    if not allow_outside and os.path.commonpath([real_root, real]) != real_root:
+        via = "" if real == path else f" (through a symbolic link, to {real})"
+        return None, ESCAPES_ROOT, (
+            f"{text!r} points to {path}{via}, outside the data folder {root}; move the photo inside "
+            "it, or pass --allow-outside-paths (load_reviews(allow_outside_paths=True)) if you trust "
+            "the table"
+        )
+    return path, None, ""
 
 
 def _usable_frame(
@@ -382,7 +414,7 @@ def _usable_frame(
     frame["csv_row"] = log.rows
     frame["image_path"] = pd.Series(image_paths, index=frame.index, dtype=object)
     if "label" in frame.columns:
-        frame["label"] = [None if _is_missing(v) else _label_name(v) for v in frame["label"]]
+        frame["label"] = [label_name(v) for v in frame["label"]]
     else:
         frame["label"] = None
     if "split" in frame.columns:
@@ -391,9 +423,19 @@ def _usable_frame(
 
 
 def _encode_labels(
-    frame: pd.DataFrame, csv_path: Path, encoder: LabelEncoder | None, problems: pd.DataFrame
+    frame: pd.DataFrame,
+    csv_path: Path,
+    encoder: LabelEncoder | None,
+    problems: pd.DataFrame,
+    notes: list[str],
 ) -> LabelEncoder:
-    """Add `label_id` to `frame`; fit the encoder unless one is given. Fatal problems raise."""
+    """Add `label_id` to `frame`, case variants merged (noted in `notes`); fit the encoder unless
+    one is given. Fatal problems raise."""
+    renames, merges = merge_case_variants(frame["label"], None if encoder is None else encoder.classes)
+    for note in merges:
+        logger.warning("%s: %s", csv_path, note)
+    notes.extend(merges)
+    frame["label"] = frame["label"].replace(renames)
     labels = frame["label"]
     if encoder is None:
         encoder = LabelEncoder.fit(labels)

@@ -1,0 +1,80 @@
+"""The header of a review CSV, checked before pandas reads the body.
+
+- The delimiter is sniffed from the header line: a header with no comma but with semicolons,
+  tabs or vertical bars is read with that delimiter (spreadsheets in many locales export
+  "CSV" with semicolons), and the choice is logged.
+- Two columns with the same name are refused (pandas would silently rename the second "x.1").
+- `--columns` renames are checked against the header: a name that is not in the file, a new
+  name that another column already has, or two columns renamed to one name are refused, with
+  the file's columns listed.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+from mmsent.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def read_header(csv_path: Path) -> tuple[list[str], str]:
+    """(column names, delimiter) of the CSV's first line; raises `DataError` on an unusable file."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+            line = handle.readline()
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{csv_path} is not a readable UTF-8 CSV ({error}). Re-save it as 'CSV UTF-8'."
+        ) from error
+    except OSError as error:
+        raise DataError(
+            f"Cannot read {csv_path}: {error.strerror or error}. Check the path and its permissions."
+        ) from error
+    if not line.strip():
+        raise DataError(
+            f"{csv_path} is empty (not even a header row). Start it with the line text,image_path,label."
+        )
+    delimiter = ","
+    if "," not in line:
+        found = [d for d in DELIMITERS if d in line]
+        if found:
+            delimiter = max(found, key=line.count)
+            logger.info(
+                "%s: no comma in the header; reading it as %s-separated", csv_path, DELIMITERS[delimiter]
+            )
+    names = next(csv.reader([line], delimiter=delimiter))
+    return names, delimiter
+
+
+def check_header(names: list[str], csv_path: Path, columns: Mapping[str, str] | None) -> None:
+    """Raise `DataError` for duplicate column names or `columns` renames that cannot apply."""
+    doubled = sorted(name for name, n in Counter(names).items() if n > 1)
+    if doubled:
+        raise DataError(
+            f"{csv_path} has more than one column named {doubled} (header: {names}). Rename or delete "
+            "the extra column(s) so that each name appears once."
+        )
+    if not columns:
+        return
+    absent = [old for old in columns if old not in names]
+    if absent:
+        raise DataError(
+            f"--columns names {absent}, not found in {csv_path}; its columns are {names}. "
+            "Use YOUR_NAME=OUR_NAME with YOUR_NAME spelled as in the file's header."
+        )
+    after = [columns.get(name, name) for name in names]
+    clashes = sorted(name for name, n in Counter(after).items() if n > 1)
+    if clashes:
+        sources = {new: [old for old in names if columns.get(old, old) == new] for new in clashes}
+        raise DataError(
+            f"--columns would give {csv_path} two columns named {clashes} (from {sources}); its columns "
+            f"are {names}. Rename only one of them, e.g. drop the pair or also rename the existing "
+            "column (text=old_text)."
+        )

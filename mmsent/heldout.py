@@ -1,0 +1,90 @@
+"""Which rows `train` used for what, recorded with the model so that `evaluate` scores the same
+held-out test rows on a CSV without a `split` column.
+
+`split_record` describes the split (seed, data file and its SHA-256, and the review ids of each
+part); `train` saves it as the checkpoint's split.json (`save_split_record`). `rows_to_score`
+picks the rows `evaluate` scores and says which, or raises `DataError` naming ``--split all``
+when it cannot know them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mmsent.checkpoint_check import SPLIT_FILE, read_json
+from mmsent.data import DataError, ReviewTable
+from mmsent.manifest import sha256_file
+
+
+def split_record(table: ReviewTable, splits: dict[str, pd.DataFrame], seed: int) -> dict[str, Any]:
+    """The JSON-able record of a train / val / test split of `table`."""
+    return {
+        "data": str(table.csv_path),
+        "data_sha256": sha256_file(table.csv_path),
+        "by": "split column"
+        if "split" in table.frame.columns
+        else f"random, stratified by label (seed {seed})",
+        "seed": seed,
+        "ids_are_row_numbers": bool(
+            (table.frame["review_id"] == "row" + table.frame["csv_row"].astype(str)).all()
+        ),
+        "review_ids": {name: frame["review_id"].tolist() for name, frame in splits.items()},
+    }
+
+
+def save_split_record(
+    table: ReviewTable, splits: dict[str, pd.DataFrame], seed: int, checkpoint: Path
+) -> None:
+    """Write `split_record` as the checkpoint folder's split.json (before the checkpoint itself,
+    so that the checkpoint's manifest covers it)."""
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    record = split_record(table, splits, seed)
+    (checkpoint / SPLIT_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+def load_split_record(checkpoint: Path) -> dict[str, Any] | None:
+    """The checkpoint's split record, or None when it has none (a checkpoint saved outside `train`)."""
+    path = checkpoint / SPLIT_FILE
+    return read_json(path) if path.exists() else None
+
+
+def rows_to_score(table: ReviewTable, split: str, record: dict[str, Any] | None) -> tuple[pd.DataFrame, str]:
+    """(rows of `table` to score for `split`, a sentence saying which rows they are)."""
+    frame, csv_path = table.frame, table.csv_path
+    if split == "all":
+        return frame, f"all {len(frame)} usable rows of {csv_path} (training rows included, if any)"
+    if "split" in frame.columns:
+        rows = frame[frame["split"] == split]
+        if rows.empty:
+            raise DataError(
+                f"No rows of split {split!r} in {csv_path} (its 'split' column); use --split all."
+            )
+        return rows, f"{len(rows)} rows of split {split!r} of {csv_path} (its 'split' column)"
+    same_file = record is not None and record.get("data_sha256") == sha256_file(csv_path)
+    if record is None or not (same_file or not record.get("ids_are_row_numbers", True)):
+        why = (
+            "the checkpoint does not record which rows train held out"
+            if record is None
+            else f"it is not the file the model was trained on ({record.get('data')}), which identified rows "
+            "by their row numbers"
+        )
+        raise DataError(
+            f"{csv_path} has no 'split' column, and {why}, so its {split} rows are unknown. Pass --split all "
+            "to score every row (training rows included), or add a 'split' column (train / val / test)."
+        )
+    ids = set(record["review_ids"].get(split, []))
+    rows = frame[frame["review_id"].isin(ids)]
+    if rows.empty:
+        raise DataError(
+            f"None of the {len(ids)} {split} rows train held out (review ids recorded with the model) is in "
+            f"{csv_path}. Pass --split all to score every row, or the CSV the model was trained on."
+        )
+    found = "" if len(rows) == len(ids) else f" ({len(ids) - len(rows)} of them are not in this file)"
+    return rows, (
+        f"{len(rows)} rows of {csv_path}: the {split} rows train held out ({record['by']}), by the "
+        f"review ids recorded with the model{found}"
+    )
