@@ -12,6 +12,33 @@ from PIL import Image
 TinyCsv = Callable[..., Path]
 
 
+def write_tiny_csv(
+    folder: Path,
+    n: int = 8,
+    classes: Sequence[object] = ("negative", "positive"),
+    edit: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> Path:
+    """Write `folder/reviews.csv` plus one small PNG per review; see `tiny_csv`."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(
+        {
+            "review_id": [f"r{i:03d}" for i in range(n)],
+            "text": [f"review number {i} " + "words " * (i % 5) for i in range(n)],
+            "image_path": [f"images/r{i:03d}.png" for i in range(n)],
+            "label": [classes[i % len(classes)] for i in range(n)],
+            "rating": [1 + i % 5 for i in range(n)],
+            "price": [9.5 + i for i in range(n)],
+        }
+    )
+    for i, relative in enumerate(frame["image_path"]):
+        Image.new("RGB", (16, 16), (20 * i % 256, 100, 200)).save(folder / relative)
+    if edit is not None:
+        frame = edit(frame)
+    csv_path = folder / "reviews.csv"
+    frame.to_csv(csv_path, index=False)
+    return csv_path
+
+
 @pytest.fixture
 def tiny_csv(tmp_path: Path) -> TinyCsv:
     """A factory writing `tmp_path/data/reviews.csv` plus one small PNG per review.
@@ -21,6 +48,7 @@ def tiny_csv(tmp_path: Path) -> TinyCsv:
     (a 16x16 PNG of one colour) and the extra columns rating and price. `edit(frame)` may
     change the table before it is written (the images are drawn first, from the defaults).
     Break files afterwards, e.g. `(csv.parent / "images/r001.png").write_bytes(b"...")`.
+    For a module-scoped fixture, call `write_tiny_csv(folder, ...)` directly.
     """
 
     def make(
@@ -28,24 +56,6 @@ def tiny_csv(tmp_path: Path) -> TinyCsv:
         classes: Sequence[object] = ("negative", "positive"),
         edit: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     ) -> Path:
-        folder = tmp_path / "data"
-        (folder / "images").mkdir(parents=True, exist_ok=True)
-        frame = pd.DataFrame(
-            {
-                "review_id": [f"r{i:03d}" for i in range(n)],
-                "text": [f"review number {i} " + "words " * (i % 5) for i in range(n)],
-                "image_path": [f"images/r{i:03d}.png" for i in range(n)],
-                "label": [classes[i % len(classes)] for i in range(n)],
-                "rating": [1 + i % 5 for i in range(n)],
-                "price": [9.5 + i for i in range(n)],
-            }
-        )
-        for i, relative in enumerate(frame["image_path"]):
-            Image.new("RGB", (16, 16), (20 * i % 256, 100, 200)).save(folder / relative)
-        if edit is not None:
-            frame = edit(frame)
-        csv_path = folder / "reviews.csv"
-        frame.to_csv(csv_path, index=False)
-        return csv_path
+        return write_tiny_csv(tmp_path / "data", n, classes, edit)
 
     return make

@@ -200,3 +200,42 @@ def test_a_writer_that_dies_midway_leaves_the_old_entry_whole(tmp_path, monkeypa
         cache.save(entry, {"image_embeds": torch.zeros(4)})
     assert torch.equal(cache.load(entry)["image_embeds"], torch.ones(4))
     assert [p.name for p in entry.parent.iterdir()] == ["photo.safetensors"]
+
+
+def _flip_last_byte(entry: Path) -> None:
+    """Damage the tensor bytes of an entry and leave its header intact (a bad copy, a flipped bit)."""
+    data = bytearray(entry.read_bytes())
+    data[-1] ^= 0x7F  # the last byte of the last tensor's data: the exponent byte of a float32
+    entry.write_bytes(bytes(data))
+
+
+def test_damaged_bytes_with_an_intact_header_are_a_miss_said_once(
+    tmp_path, encoders, photos, encoded, caplog
+):
+    cache = FeatureCache(tmp_path / "c")
+    first = features.image_features(encoders, photos, cache=cache)
+    for i in (1, 3):
+        _flip_last_byte(cache.entry(encoder_key(encoders), photos[i]))
+    encoded.clear()
+    with caplog.at_level("WARNING", logger="mmsent.cache"):
+        again = features.image_features(encoders, photos, cache=cache)
+    assert encoded == [2] and cache.rejected == 2
+    assert torch.equal(first[1], again[1]) and torch.isfinite(again[1]).all()
+    warnings = [r for r in caplog.records if "unusable" in r.getMessage()]
+    assert len(warnings) == 1 and "checksum" in warnings[0].getMessage()
+    encoded.clear()
+    features.image_features(encoders, photos, cache=cache)  # rewritten: all hits now
+    assert encoded == []
+
+
+def test_entries_of_other_shapes_or_with_nans_are_misses_not_errors(tmp_path, encoders, photos, encoded):
+    cache = FeatureCache(tmp_path / "c")
+    first = features.image_features(encoders, photos, cache=cache)
+    key = encoder_key(encoders)
+    cache.save(cache.entry(key, photos[0]), {"image_embeds": torch.ones(3), "patch_tokens": torch.ones(2, 5)})
+    nan = {"image_embeds": torch.full_like(first[0][2], float("nan")), "patch_tokens": first[1][2]}
+    cache.save(cache.entry(key, photos[2]), nan)
+    encoded.clear()
+    again = features.image_features(encoders, photos, cache=cache)
+    assert encoded == [2] and cache.rejected == 2
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])

@@ -53,9 +53,10 @@ def merge_case_variants(
     """({spelling: class name} for labels to rename, one note per merge) for folding case.
 
     Without `known` classes, variants of one label ("Positive" x3, "positive" x5) become the most
-    frequent spelling ("positive"; ties: the first in sorted order). With `known` classes (a saved
-    label encoder), a label missing from them is renamed to the one known class equal to it up to
-    case; nothing is renamed when the known classes themselves differ only by case.
+    frequent spelling ("positive"; ties: the lower-case one, else the first in sorted order).
+    With `known` classes (a saved label encoder), a label missing from them is renamed to the one
+    known class equal to it up to case; nothing is renamed when the known classes themselves
+    differ only by case.
     """
     counts = Counter(labels)
     groups: dict[str, list[str]] = {}
@@ -78,7 +79,8 @@ def merge_case_variants(
     for spellings in groups.values():
         if len(spellings) < 2:
             continue
-        target = max(spellings, key=lambda name: counts[name])  # max keeps the first (sorted) on ties
+        # the most frequent; on a tie the lower-case spelling, else the first in sorted order
+        target = max(spellings, key=lambda name: (counts[name], name == name.lower()))
         renames.update({name: target for name in spellings if name != target})
         merged = " and ".join(f"{name!r} ({counts[name]} rows)" for name in spellings)
         notes.append(f"labels {merged} differ only in case: merged into one class {target!r}")

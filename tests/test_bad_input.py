@@ -1,0 +1,318 @@
+"""The command line's promise on bad input: `error: ...` and exit 2, never a traceback, never a silent
+guess, never a stale model. One small model is trained once for the module (tiny profile)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_tiny_csv
+from PIL import Image
+
+from mmsent import cli, encoders
+from mmsent.manifest import write_manifest
+
+TRAIN = ["--profile", "tiny", "--epochs", "1", "--batch-size", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """(csv, report folder) of `train --models fusion,text_only` on 24 two-class reviews."""
+    folder = tmp_path_factory.mktemp("bad_input")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMSENT_CACHE_DIR", str(folder / "cache"))
+        csv = write_tiny_csv(folder / "data", n=24)
+        report = folder / "report"
+        argv = [
+            "train",
+            "--data",
+            str(csv),
+            *TRAIN,
+            "--models",
+            "fusion,text_only",
+            "--report-dir",
+            str(report),
+        ]
+        assert cli.main(argv) == 0
+        yield csv, report
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMSENT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def fails(argv: list[str], capsys, *fragments: str) -> str:
+    """Run the command line in-process; assert exit 2, an `error:` line with `fragments`, no traceback."""
+    capsys.readouterr()
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:  # argparse
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "error:" in err and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    return err
+
+
+# ----------------------------------------------------------------------------- flags and variables
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["train", "--batch-size", "0"], "--batch-size: must be a whole number of at least 1"),
+        (["train", "--batch-size", "-4"], "--batch-size"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--epochs", "-2"], "--epochs"),
+        (["train", "--epochs", "1.5"], "--epochs: must be an integer"),
+        (["train", "--lr", "-1"], "--lr: must be a finite number above 0"),
+        (["train", "--lr", "nan"], "--lr"),
+        (["train", "--head-lr", "0"], "--head-lr"),
+        (["train", "--max-length", "0"], "--max-length"),
+        (["train", "--train-text-layers", "-3"], "--train-text-layers"),
+        (["train", "--models", "fusion,bogus"], "unknown model(s) ['bogus']"),
+        (["train", "--models", ","], "--models"),
+        (["train", "--models", "fusion,fusion"], "named twice"),
+        (["train", "--seed", "-1"], "--seed"),
+        (["train", "--device", "gpu"], "unknown device 'gpu'"),
+        (["train", "--profile", "huge"], "--profile"),
+        (["evaluate", "--split", "testing"], "--split"),
+        (["predict", "--text", ""], "--text: is blank"),
+        (["predict", "--text", "   "], "--text: is blank"),
+        (["predict", "--text", "ok", "--image", "https://example.com/a.png"], "photo URLs are not supported"),
+        (["make-data", "--n", "0"], "--n"),
+        (["pretrain-clip", "--epochs", "0"], "--epochs"),
+    ],
+)
+def test_flags_are_refused_before_anything_runs(argv, fragment, capsys):
+    fails(argv, capsys, fragment)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("MMSENT_PROFILE", "bogus", "Unknown encoder profile 'bogus'"),
+        ("MMSENT_DEVICE", "gpu", "MMSENT_DEVICE='gpu' is not a device"),
+        ("MMSENT_BUDGET", "lots", "MMSENT_BUDGET='lots'"),
+        ("MMSENT_CACHE_DIR", "FILE", "is a file, not a folder"),
+        ("MMSENT_DATA_DIR", "MISSING", "MMSENT_DATA_DIR="),
+    ],
+)
+def test_environment_variables_are_checked(
+    variable, value, fragment, tiny_csv, tmp_path, monkeypatch, capsys
+):
+    if value == "FILE":
+        value = str(tmp_path / "a_file")
+        Path(value).write_text("x")
+    monkeypatch.setenv(variable, str(tmp_path / "missing") if value == "MISSING" else value)
+    argv = ["train", "--data", str(tiny_csv()), "--report-dir", str(tmp_path / "r"), "--epochs", "1"]
+    fails(argv, capsys, fragment)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "fragment"),
+    [
+        (["--train-text-layers", "99"], "has 2 layers"),
+        (["--max-length", "100000"], "reads at most 512 tokens"),
+    ],
+)
+def test_limits_of_the_encoder_are_checked_before_a_model_is_built(
+    flag, fragment, tiny_csv, tmp_path, capsys
+):
+    argv = ["train", "--data", str(tiny_csv(n=16)), *TRAIN, *flag, "--report-dir", str(tmp_path / "r")]
+    fails(argv, capsys, fragment)
+    assert not (tmp_path / "r").exists() and not list(tmp_path.glob(".r.partial-*"))
+
+
+# ----------------------------------------------------------------------------- report folders
+
+
+def test_an_existing_report_folder_is_refused_without_overwrite(run, tiny_csv, capsys):
+    _, report = run
+    fails(["train", "--data", str(tiny_csv()), *TRAIN, "--report-dir", str(report)], capsys, "--overwrite")
+
+
+def test_overwrite_replaces_the_whole_folder_with_a_text_only_run_and_its_own_checkpoint(
+    run, tmp_path, capsys
+):
+    """The old fusion checkpoint (two classes) must not survive next to a text-only run on three."""
+    _, old = run
+    report = tmp_path / "report"
+    shutil.copytree(old, report)
+    (report / "notes.txt").write_text("an old file")
+    csv = write_tiny_csv(tmp_path / "other", n=24, classes=("good", "meh", "bad"))
+    argv = ["train", "--data", str(csv), *TRAIN, "--models", "text_only", "--report-dir", str(report)]
+    assert cli.main([*argv, "--overwrite"]) == 0
+    assert not (report / "notes.txt").exists() and not (report / "attention.png").exists()
+    assert set(json.loads((report / "metrics.json").read_text())) == {"text_only", "run"}
+    config = json.loads((report / "checkpoint" / "config.json").read_text())
+    assert config["model"]["mode"] == "text_only" and config["model"]["num_classes"] == 3
+    capsys.readouterr()
+    assert cli.main(["predict", "--checkpoint", str(report / "checkpoint"), "--text", "fine"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["probabilities"]) == {"good", "meh", "bad"}
+
+
+def test_an_interrupted_train_leaves_the_previous_report_byte_identical(run, tmp_path):
+    csv, old = run
+    report = tmp_path / "report"
+    shutil.copytree(old, report)
+    before = {p.relative_to(report): p.read_bytes() for p in sorted(report.rglob("*")) if p.is_file()}
+    argv = [sys.executable, "-m", "mmsent", "train", "--data", str(csv), *TRAIN, "--overwrite"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen(
+        [*argv, "--report-dir", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    seen = []
+    for line in child.stdout:  # kill it once its first model (fusion) has been trained and scored
+        seen.append(line)
+        if line.startswith("test fusion:"):
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL, "".join(seen)
+    after = {p.relative_to(report): p.read_bytes() for p in sorted(report.rglob("*")) if p.is_file()}
+    assert after == before
+    for leftover in tmp_path.glob(".report.partial-*"):  # what the killed run had written so far
+        shutil.rmtree(leftover)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+@pytest.fixture
+def checkpoint(run, tmp_path) -> Path:
+    """A private copy of the module's checkpoint folder, to damage."""
+    return Path(shutil.copytree(run[1] / "checkpoint", tmp_path / "checkpoint"))
+
+
+def _predict(checkpoint: Path) -> list[str]:
+    return ["predict", "--checkpoint", str(checkpoint), "--text", "Well. It arrived."]
+
+
+def test_a_damaged_config_is_named(checkpoint, capsys):
+    (checkpoint / "config.json").write_text('{"profile": "tiny", "model": ')
+    fails(_predict(checkpoint), capsys, "config.json")
+
+
+def test_a_truncated_weights_file_is_named(checkpoint, capsys):
+    weights = checkpoint / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    fails(_predict(checkpoint), capsys, "model.safetensors", "truncated")
+
+
+def test_a_missing_labels_file_is_named(checkpoint, capsys):
+    (checkpoint / "labels.json").unlink()
+    fails(_predict(checkpoint), capsys, "labels.json", "missing")
+
+
+def test_labels_of_another_run_are_refused(checkpoint, capsys):
+    (checkpoint / "labels.json").write_text(json.dumps({"classes": ["bad", "good", "meh"]}))
+    fails(_predict(checkpoint), capsys, "labels.json")  # the manifest's hash differs
+    write_manifest(checkpoint, exclude=("training_state.pt",))  # even with a matching manifest:
+    fails(_predict(checkpoint), capsys, "names 3 classes", "2 outputs")
+
+
+def test_a_checkpoint_without_manifest_is_refused(checkpoint, capsys):
+    (checkpoint / "manifest.json").unlink()
+    fails(_predict(checkpoint), capsys, "manifest.json")
+
+
+def test_a_full_profile_checkpoint_without_the_hub_exits_2(checkpoint, monkeypatch, capsys):
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "profile": "full"}))
+    write_manifest(checkpoint, exclude=("training_state.pt",))
+    monkeypatch.setattr(encoders, "hub_reachable", lambda *_: (False, "no network"))
+    fails(_predict(checkpoint), capsys, "needs the Hugging Face hub", "--profile offline")
+
+
+def test_predict_refuses_unusable_photos(run, tmp_path, capsys):
+    _, report = run
+    strip = tmp_path / "strip.png"
+    Image.new("L", (4_000_000, 10)).save(strip)
+    checkpoint = report / "checkpoint"
+    fails([*_predict(checkpoint), "--image", str(strip)], capsys, "too long, too wide or too narrow")
+    fails([*_predict(checkpoint), "--image", str(tmp_path / "nope.png")], capsys, "image file not found")
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_without_a_split_column_scores_the_rows_train_held_out(run, capsys):
+    csv, report = run
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--checkpoint", str(report / "checkpoint"), "--data", str(csv)]) == 0
+    captured = capsys.readouterr()
+    held_out = json.loads((report / "metrics.json").read_text())["run"]["rows"]["test"]
+    scored = json.loads(captured.out)
+    assert scored["split"] == "test" and scored["rows"] == held_out
+    assert f"scoring {held_out} rows" in captured.err and "train held out" in captured.err
+    argv = ["evaluate", "--checkpoint", str(report / "checkpoint"), "--data", str(csv), "--split", "all"]
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 24
+
+
+def test_evaluate_refuses_when_the_held_out_rows_are_unknown(checkpoint, tmp_path, capsys):
+    other = write_tiny_csv(tmp_path / "other", n=12, edit=lambda f: f.assign(review_id=f["review_id"] + "x"))
+    fails(["evaluate", "--checkpoint", str(checkpoint), "--data", str(other)], capsys, "--split all")
+    (checkpoint / "split.json").unlink()
+    write_manifest(checkpoint, exclude=("training_state.pt",))
+    fails(["evaluate", "--checkpoint", str(checkpoint), "--data", str(other)], capsys, "--split all")
+
+
+# ----------------------------------------------------------------------------- as a script
+
+
+def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
+    """Each bad input through `python -m mmsent`: exit 2, an error line, no traceback."""
+    csv, report = run
+    damaged = Path(shutil.copytree(report / "checkpoint", tmp_path / "damaged"))
+    (damaged / "config.json").write_text("{")
+    semicolons = tmp_path / "other"
+    write_tiny_csv(semicolons, n=8, edit=lambda f: f.rename(columns={"label": "sentiment"}))
+    r = str(tmp_path / "r")
+    bad = [
+        ["train", "--batch-size", "0"],
+        ["train", "--epochs", "-1"],
+        ["train", "--lr", "-1"],
+        ["train", "--max-length", "0"],
+        ["train", "--models", "bogus"],
+        ["predict", "--text", ""],
+        ["train", "--data", str(tmp_path / "nope.csv"), "--report-dir", r],
+        ["train", "--data", str(tmp_path), "--report-dir", r],
+        ["train", "--data", str(semicolons / "reviews.csv"), "--profile", "tiny", "--report-dir", r],
+        ["train", "--data", str(csv), "--columns", "review=text", "--profile", "tiny", "--report-dir", r],
+        ["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(report)],
+        ["predict", "--checkpoint", str(damaged), "--text", "hi"],
+        ["predict", "--checkpoint", str(tmp_path / "none"), "--text", "hi"],
+        [
+            "evaluate",
+            "--checkpoint",
+            str(report / "checkpoint"),
+            "--data",
+            str(csv),
+            "--json",
+            "/proc/x.json",
+        ],
+    ]
+    env = {**os.environ, "MMSENT_PROFILE": "tiny"}
+    for argv in bad:
+        done = subprocess.run(
+            [sys.executable, "-m", "mmsent", *argv], capture_output=True, text=True, env=env
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == 2 and "error:" in output and "Traceback" not in output, (argv, output)
+    assert not Path(r).exists()
