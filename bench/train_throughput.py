@@ -60,6 +60,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 
 from mmsent import train as training  # noqa: E402
+from mmsent.compat import set_attention_implementation  # noqa: E402
 from mmsent.course import pick_device, seed_everything  # noqa: E402
 from mmsent.data import ReviewDataset, load_reviews, split_table  # noqa: E402
 from mmsent.encoders import load_encoders  # noqa: E402
@@ -306,9 +307,12 @@ def stop_clock(device: torch.device, shapes: ShapeLog, started: float) -> float:
 
 
 def set_attention(model: MultimodalSentimentModel, implementation: str) -> None:
-    """Both encoders' attention: "eager" (softmax(QK^T)V written out) or "sdpa" (fused kernels)."""
-    model.text_model.set_attn_implementation(implementation)
-    model.image_model.set_attn_implementation(implementation)
+    """Both encoders' attention: "eager" (softmax(QK^T)V written out) or "sdpa" (fused kernels).
+
+    transformers older than about 4.54 cannot switch a built model: the encoders keep the attention they
+    were built with (`mmsent.compat.set_attention_implementation`)."""
+    for encoder in (model.text_model, model.image_model):
+        set_attention_implementation(encoder, implementation)
 
 
 def naive_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max_steps: int | None = None):

@@ -35,6 +35,7 @@ from mmsent.encoders import (
     Encoders,
     clip_image_outputs,
     clip_image_processor,
+    clip_text_outputs,
 )
 from mmsent.paths import OFFLINE_CLIP_DIR
 
@@ -214,8 +215,7 @@ def train_contrastive(
 
 def caption_embeddings(model: CLIPModel, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
     """Projected text embeddings ``[texts, embed_dim]`` (not normalised) of tokenized texts ``[texts, L]``."""
-    text_outputs = model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
-    return model.text_projection(text_outputs.pooler_output)
+    return clip_text_outputs(model, tokens["input_ids"], tokens["attention_mask"])[0]
 
 
 @torch.no_grad()

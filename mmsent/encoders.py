@@ -10,14 +10,14 @@ code path downstream is identical whichever one runs:
 - ``tiny``: random small configs of the same classes, built instantly, for unit tests only.
 
 `resolve_profile` picks one (argument > ``MMSENT_PROFILE`` > ``full`` if the hub is reachable and
-a GPU is present, else ``offline``) and `load_encoders` builds it. `clip_image_outputs` and
-`text_features` turn encoder outputs into the tensors the fusion models consume.
+a GPU is present, else ``offline``) and `load_encoders` builds it. `clip_image_outputs`,
+`clip_text_outputs` and `text_features` turn encoder outputs into the tensors the models consume;
+calls into transformers that differ between 4.x and 5.x go through `mmsent.compat`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import threading
 import urllib.request
@@ -29,6 +29,13 @@ import torch
 import transformers
 from transformers import AutoTokenizer, BertConfig, BertModel, CLIPConfig, CLIPModel
 
+from mmsent.compat import (
+    bert_hidden_states,
+    clip_text_states,
+    clip_vision_states,
+    image_processor_class,
+    load_clip_tokenizer,
+)
 from mmsent.errors import MmsentError, UsageError
 from mmsent.paths import OFFLINE_CLIP_DIR, minilm_dir
 
@@ -129,19 +136,6 @@ def resolve_profile(profile: str | None = None) -> str:
 # --- image processor ------------------------------------------------------------------------------
 
 
-def image_processor_class() -> type[transformers.BaseImageProcessor]:
-    """The CLIP image processor class to use: torchvision-backed when torchvision is installed, else PIL.
-
-    Choosing explicitly avoids transformers 5's "requires torchvision, falling back" warning.
-    transformers 5 names the PIL backend ``CLIPImageProcessorPil`` and the torchvision one
-    ``CLIPImageProcessor``; transformers 4 calls them ``CLIPImageProcessor`` and ``CLIPImageProcessorFast``.
-    """
-    is_v5 = hasattr(transformers, "CLIPImageProcessorPil")
-    if importlib.util.find_spec("torchvision") is None:
-        return transformers.CLIPImageProcessorPil if is_v5 else transformers.CLIPImageProcessor
-    return transformers.CLIPImageProcessor if is_v5 else transformers.CLIPImageProcessorFast
-
-
 def clip_image_processor(image_size: int) -> transformers.BaseImageProcessor:
     """CLIP image processor for ``image_size`` squares: resize the short side, center crop, CLIP mean/std."""
     return image_processor_class()(
@@ -228,9 +222,7 @@ def _load_offline(clip_dir: Path = OFFLINE_CLIP_DIR) -> Encoders:
         "offline", text_model, _minilm_tokenizer(), image_model,
         image_processor_class().from_pretrained(clip_dir, local_files_only=True),
         OFFLINE_TEXT_NAME, f"mmsent/clip-offline@{weights_hash}",
-        # PreTrainedTokenizerFast, not AutoTokenizer: transformers 5 saves the class name "TokenizersBackend",
-        # which transformers 4 would not know; PreTrainedTokenizerFast reads tokenizer.json in both.
-        clip_tokenizer=transformers.PreTrainedTokenizerFast.from_pretrained(clip_dir, local_files_only=True),
+        clip_tokenizer=load_clip_tokenizer(clip_dir),
     )
 
 
@@ -289,8 +281,8 @@ def clip_image_outputs(
     ``pixel_values``: ``[batch, 3, height, width]`` from the image processor. ``image_embeds`` equals
     ``get_image_features`` (CLS token -> post_layernorm -> visual_projection). Calling the vision tower
     directly gives both outputs from one pass and does not depend on ``get_image_features``' return
-    type, which changed (transformers 4: a tensor; 5: a model output), so this is the one place that
-    knows about it. ``patch_tokens`` excludes the CLS token.
+    type, which changed (transformers 4: a tensor; 5: a model output); `mmsent.compat` makes the call
+    the way every transformers version accepts. ``patch_tokens`` excludes the CLS token.
 
     Patch tokens go through ``post_layernorm`` too: CLIP is a pre-LayerNorm transformer, so its
     residual stream is never normalised and its scale grows with depth (with a few outlier channels);
@@ -298,10 +290,23 @@ def clip_image_outputs(
     Applying it per token puts the patches on the same well-conditioned scale as the pooled
     embedding (as MaskCLIP does for dense features), which is what a downstream attention layer wants.
     """
-    vision = clip_model.vision_model(pixel_values=pixel_values, return_dict=True)
-    image_embeds = clip_model.visual_projection(vision.pooler_output)
-    patch_tokens = clip_model.vision_model.post_layernorm(vision.last_hidden_state[:, 1:])
+    hidden, pooled = clip_vision_states(clip_model.vision_model, pixel_values)  # [B, 1 + P, D], [B, D]
+    image_embeds = clip_model.visual_projection(pooled)
+    patch_tokens = clip_model.vision_model.post_layernorm(hidden[:, 1:])
     return image_embeds, patch_tokens
+
+
+def clip_text_outputs(
+    clip_model: CLIPModel, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CLIP's text tower -> (text_embeds ``[batch, embed_dim]``, token_states ``[batch, length, dim]``).
+
+    ``input_ids`` / ``attention_mask``: ``[batch, length]`` from the CLIP tokenizer. ``text_embeds`` is
+    the state at each text's end-of-text token through ``text_projection``, in the space of
+    `clip_image_outputs`' ``image_embeds`` (what ``get_text_features`` computes).
+    """
+    token_states, pooled = clip_text_states(clip_model.text_model, input_ids, attention_mask)
+    return clip_model.text_projection(pooled), token_states
 
 
 def text_features(
@@ -312,6 +317,6 @@ def text_features(
     Mean pooling over real (unpadded) tokens is how all-MiniLM-L6-v2 was trained (sentence-transformers
     pooling), and a sensible sentence vector for bert-base too; padding never changes the result.
     """
-    hidden = text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # [B, L, H]
+    hidden = bert_hidden_states(text_model, attention_mask, input_ids=input_ids)  # [B, L, H]
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # [B, L, 1]
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)

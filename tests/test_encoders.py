@@ -20,6 +20,7 @@ from mmsent.clip_pretrain import (
     pretrain_clip,
     zero_shot_evaluate,
 )
+from mmsent.compat import clip_text_states
 from mmsent.data.synth import PRODUCTS, STATES
 from mmsent.encoders import (
     PROFILES,
@@ -197,8 +198,9 @@ def test_clip_text_tower_pools_at_eos(offline):
     eos = tokens["input_ids"] == offline.clip_tokenizer.eos_token_id
     assert eos.sum(dim=1).tolist() == [1, 1]  # exactly one <eos> per text, before the padding
     with torch.no_grad():
-        output = offline.image_model.text_model(**tokens)
-    torch.testing.assert_close(output.pooler_output, output.last_hidden_state[eos])
+        token_states, pooled = clip_text_states(offline.image_model.text_model, tokens["input_ids"],
+                                                tokens["attention_mask"])
+    torch.testing.assert_close(pooled, token_states[eos])
 
 
 def test_prompts_use_only_known_words(offline):

@@ -1,0 +1,106 @@
+"""The one place that knows which transformers generation is installed (4.x or 5.x).
+
+mmsent supports transformers 4.40 to 5.x. Every call whose arguments, return type or class names
+changed between those versions goes through a helper here, so the rest of the package and the
+notebooks never branch on versions:
+
+- `clip_vision_states`, `clip_text_states`: CLIP's vision and text towers. transformers 4.57's
+  towers reject ``return_dict``, and 4.40's text tower rejects ``token_type_ids`` (which a
+  tokenizer may return). The helpers pass only the arguments every version accepts and read the
+  outputs by position, which works whether a version returns a ``ModelOutput`` or a tuple.
+- `bert_hidden_states`: the last hidden states of a BERT-family text encoder.
+- `set_attention_implementation`: "eager" or "sdpa" on a built model (``set_attn_implementation``
+  exists from 4.48 on; before it, a model keeps the implementation it was built with).
+- `image_processor_class`: the CLIP image processor class (the names changed in 5.x).
+- `load_clip_tokenizer`: a CLIP tokenizer saved by either generation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+import transformers
+from torch import nn
+
+
+def clip_vision_states(
+    vision_model: nn.Module, pixel_values: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CLIP's vision tower (``CLIPModel.vision_model``) on ``pixel_values`` ``[batch, 3, height, width]``.
+
+    Returns (last_hidden_state ``[batch, 1 + patches, dim]``, CLS token, pre-LayerNormed as
+    ``pooler_output`` ``[batch, dim]``). Outputs are read by position: element 0 is the last hidden
+    state and element 1 the pooled output in every version, as a ``ModelOutput`` or as a tuple.
+    """
+    outputs = vision_model(pixel_values=pixel_values)
+    return outputs[0], outputs[1]
+
+
+def clip_text_states(
+    text_model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CLIP's text tower (``CLIPModel.text_model``) on token ids ``[batch, length]``.
+
+    Returns (last_hidden_state ``[batch, length, dim]``, the state at each text's end-of-text token
+    ``[batch, dim]``). Only ``input_ids`` and ``attention_mask`` are passed: CLIP has no token types,
+    and transformers 4.x fails on a ``token_type_ids`` argument.
+    """
+    outputs = text_model(input_ids=input_ids, attention_mask=attention_mask)
+    return outputs[0], outputs[1]
+
+
+def bert_hidden_states(
+    text_model: nn.Module,
+    attention_mask: torch.Tensor,
+    input_ids: torch.Tensor | None = None,
+    inputs_embeds: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Last hidden states ``[batch, length, hidden]`` of a BERT-family model.
+
+    Give either ``input_ids`` ``[batch, length]`` or ``inputs_embeds`` ``[batch, length, hidden]``
+    (vectors that stand in for the word embeddings), with ``attention_mask`` ``[batch, length]``.
+    """
+    outputs = text_model(input_ids=input_ids, inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+    return outputs[0]
+
+
+def attention_implementation(model: nn.Module) -> str:
+    """The attention implementation a transformers model runs now: "eager", "sdpa", ..."""
+    return model.config._attn_implementation
+
+
+def set_attention_implementation(model: nn.Module, implementation: str) -> str:
+    """Switch a built transformers model (and its sub-models) to ``implementation`` ("eager" or "sdpa").
+
+    Returns the implementation the model runs afterwards. From transformers 4.48 on it is the one asked
+    for; older versions fix it when the model is built (4.40 has only "eager" for BERT and CLIP), and
+    the model keeps it: the caller reports what ran rather than what was asked for.
+    """
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation(implementation)
+    return attention_implementation(model)
+
+
+def image_processor_class() -> type[transformers.BaseImageProcessor]:
+    """The CLIP image processor class to use: torchvision-backed when torchvision is installed, else PIL.
+
+    Choosing explicitly avoids transformers 5's "requires torchvision, falling back" warning.
+    transformers 5 names the PIL backend ``CLIPImageProcessorPil`` and the torchvision one
+    ``CLIPImageProcessor``; transformers 4 calls them ``CLIPImageProcessor`` and ``CLIPImageProcessorFast``.
+    """
+    is_v5 = hasattr(transformers, "CLIPImageProcessorPil")
+    if importlib.util.find_spec("torchvision") is None:
+        return transformers.CLIPImageProcessorPil if is_v5 else transformers.CLIPImageProcessor
+    return transformers.CLIPImageProcessor if is_v5 else transformers.CLIPImageProcessorFast
+
+
+def load_clip_tokenizer(folder: str | Path) -> transformers.PreTrainedTokenizerBase:
+    """The CLIP text tokenizer saved in ``folder`` (its ``tokenizer.json``), from disk only.
+
+    `PreTrainedTokenizerFast`, not `AutoTokenizer`: transformers 5 saves the class name
+    "TokenizersBackend", which transformers 4 does not know; `PreTrainedTokenizerFast` reads
+    ``tokenizer.json`` in both.
+    """
+    return transformers.PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
