@@ -55,6 +55,7 @@ FORMAT_VERSION = 2
 CHECKSUM_KEY = "mmsent_sha256"  # in each entry's safetensors metadata
 logger = logging.getLogger(__name__)
 _WARNED_ROOTS: set[Path] = set()  # caches that already reported a bad entry in this process
+_UNWRITABLE_ROOTS: set[Path] = set()  # caches that already reported a failed write
 
 
 def default_cache_dir() -> Path | None:
@@ -190,19 +191,42 @@ class FeatureCache:
             )
 
     def save(self, entry: Path, tensors: dict[str, torch.Tensor]) -> None:
-        """Write `tensors` to `entry` atomically: temporary file in the same folder, then rename."""
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.stem}.", suffix=".tmp")
+        """Write `tensors` to `entry` atomically: temporary file in the same folder, then rename.
+
+        A cache that cannot be written (read-only, disk full) is reported once and skipped: the
+        features are still computed, only not kept.
+        """
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.stem}.", suffix=".tmp")
+        except OSError as error:
+            self._cannot_write(error)
+            return
         os.close(handle)
         try:
             # clone(): a row of a bigger tensor would otherwise drag its whole storage along.
             tensors = {name: t.detach().cpu().clone() for name, t in tensors.items()}
             save_file(tensors, temporary, metadata={CHECKSUM_KEY: tensors_digest(tensors)})
             os.replace(temporary, entry)
+        except OSError as error:
+            Path(temporary).unlink(missing_ok=True)
+            self._cannot_write(error)
+            return
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
         self.writes += 1
+
+    def _cannot_write(self, error: OSError) -> None:
+        if self.root not in _UNWRITABLE_ROOTS:
+            _UNWRITABLE_ROOTS.add(self.root)
+            logger.warning(
+                "Cannot write the feature cache under %s (%s); going on without saving features. "
+                "Point %s at a writable folder, or set it to 'off'.",
+                self.root,
+                error,
+                CACHE_ENV,
+            )
 
 
 def resolve_cache(cache: FeatureCache | bool | None = True) -> FeatureCache | None:

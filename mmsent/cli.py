@@ -252,7 +252,8 @@ def _train(args: argparse.Namespace, report: Path) -> int:
         (report / "skipped_rows.txt").write_text(table.report() + "\n")
         table.problems.to_csv(report / "skipped_rows.csv", index=False)
         if len(table.problems):
-            log.warning("%d row problems; see %s", len(table.problems), report / "skipped_rows.txt")
+            log.warning("%d row problems; see %s", len(table.problems), args.report_dir / "skipped_rows.txt")
+    validate.check_photos(table.frame, modes)
     splits = split_table(table, seed=args.seed)
     classes = table.label_encoder.classes
     config = training.TrainConfig(
@@ -304,6 +305,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
             val_features=split_features.get("val"),
             progress=not args.no_progress,
         )
+        validate.check_history(history, mode)
         result = training.predict(model, datasets["test"], features=split_features.get("test"), config=config)
         metrics[mode] = training.classification_metrics(result.targets, result.labels)
         say(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics[mode].items()))
@@ -459,10 +461,15 @@ def main(argv: list[str] | None = None) -> int:
     from mmsent.errors import MmsentError
 
     try:
-        validate.check_environment()
+        validate.check_environment(getattr(args, "device", None))
         return COMMANDS[args.command](args)
     except (MmsentError, OSError) as error:  # bad input: say what and where, no traceback
         if args.debug:
             raise
         print(f"error: {validate.error_message(error)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("error: interrupted; a report folder is only written when a run finishes", file=sys.stderr)
+        return 130

@@ -21,7 +21,14 @@ from mmsent.manifest import sha256_file
 
 
 def split_record(table: ReviewTable, splits: dict[str, pd.DataFrame], seed: int) -> dict[str, Any]:
-    """The JSON-able record of a train / val / test split of `table`."""
+    """The JSON-able record of a train / val / test split of `table`.
+
+    Rows are named by their review ids when the CSV has unique ones (they then match in an edited or
+    reordered copy of the file), else by their CSV row numbers (valid for the same file only).
+    """
+    ids = table.frame["review_id"]
+    real_ids = ids.is_unique and not (ids == "row" + table.frame["csv_row"].astype(str)).all()
+    key = "review_id" if real_ids else "csv_row"
     return {
         "data": str(table.csv_path),
         "data_sha256": sha256_file(table.csv_path),
@@ -29,10 +36,8 @@ def split_record(table: ReviewTable, splits: dict[str, pd.DataFrame], seed: int)
         if "split" in table.frame.columns
         else f"random, stratified by label (seed {seed})",
         "seed": seed,
-        "ids_are_row_numbers": bool(
-            (table.frame["review_id"] == "row" + table.frame["csv_row"].astype(str)).all()
-        ),
-        "review_ids": {name: frame["review_id"].tolist() for name, frame in splits.items()},
+        "key": key,
+        "rows": {name: frame[key].tolist() for name, frame in splits.items()},
     }
 
 
@@ -64,27 +69,30 @@ def rows_to_score(table: ReviewTable, split: str, record: dict[str, Any] | None)
                 f"No rows of split {split!r} in {csv_path} (its 'split' column); use --split all."
             )
         return rows, f"{len(rows)} rows of split {split!r} of {csv_path} (its 'split' column)"
+    if record is not None and (record.get("key") not in ("review_id", "csv_row") or "rows" not in record):
+        record = None  # not a record this version can read
     same_file = record is not None and record.get("data_sha256") == sha256_file(csv_path)
-    if record is None or not (same_file or not record.get("ids_are_row_numbers", True)):
+    if record is None or not (same_file or record.get("key") == "review_id"):
         why = (
             "the checkpoint does not record which rows train held out"
             if record is None
-            else f"it is not the file the model was trained on ({record.get('data')}), which identified rows "
-            "by their row numbers"
+            else f"it is not the file the model was trained on ({record.get('data')}), whose rows were "
+            "recorded by row number (no unique review_id column)"
         )
         raise DataError(
             f"{csv_path} has no 'split' column, and {why}, so its {split} rows are unknown. Pass --split all "
             "to score every row (training rows included), or add a 'split' column (train / val / test)."
         )
-    ids = set(record["review_ids"].get(split, []))
-    rows = frame[frame["review_id"].isin(ids)]
+    key = record["key"]
+    ids = set(record["rows"].get(split) or [])
+    rows = frame[frame[key].isin(ids)]
     if rows.empty:
         raise DataError(
-            f"None of the {len(ids)} {split} rows train held out (review ids recorded with the model) is in "
+            f"None of the {len(ids)} {split} rows train held out (by {key}, recorded with the model) is in "
             f"{csv_path}. Pass --split all to score every row, or the CSV the model was trained on."
         )
     found = "" if len(rows) == len(ids) else f" ({len(ids) - len(rows)} of them are not in this file)"
     return rows, (
-        f"{len(rows)} rows of {csv_path}: the {split} rows train held out ({record['by']}), by the "
-        f"review ids recorded with the model{found}"
+        f"{len(rows)} rows of {csv_path}: the {split} rows train held out ({record.get('by')}), by the "
+        f"{key} recorded with the model{found}"
     )

@@ -68,6 +68,8 @@ def verify_manifest(folder: str | Path, required: Iterable[str] = ()) -> dict[st
     if unlisted:
         raise CheckpointError(f"{folder} lacks {unlisted} (not in its {MANIFEST_FILE}). {redo}")
     for name, expected in files.items():
+        if Path(name).name != name or name in (".", ".."):
+            raise CheckpointError(f"{folder / MANIFEST_FILE} lists {name!r}, not a file name. {redo}")
         path = folder / name
         if not path.is_file():
             raise CheckpointError(f"{path} is missing; {MANIFEST_FILE} lists it. {redo}")

@@ -6,7 +6,9 @@ only when the run has finished.
     # now reports/latest holds exactly what was written, or (on an error) is as it was before
 
 An existing folder is refused (`UsageError`) unless `overwrite=True`, and is then replaced whole,
-so its old files never mix with the new ones. A run that fails or is interrupted leaves the previous
+so its old files never mix with the new ones. Only a folder that a run wrote (it holds `MARKER`
+or an older run's metrics.json) or an empty one is ever replaced: `--report-dir . --overwrite` or a
+data folder named by mistake is refused, not deleted. A run that fails or is interrupted leaves the previous
 folder byte-identical; a killed run may leave its hidden ``.<name>.partial-*`` folder behind, which
 is safe to delete.
 """
@@ -21,6 +23,9 @@ from pathlib import Path
 
 from mmsent.errors import UsageError
 
+MARKER = ".mmsent-report"  # written into every report folder: "a run wrote this, it may be replaced"
+OLD_REPORT_FILES = ("metrics.json", "skipped_rows.txt")  # reports written before the marker existed
+
 
 def check_target(target: Path, overwrite: bool) -> None:
     """Raise `UsageError` if `target` cannot receive a new report (call before any work)."""
@@ -31,6 +36,20 @@ def check_target(target: Path, overwrite: bool) -> None:
             f"--report-dir {target} already exists (an earlier run's report). Pass --overwrite to "
             "replace it whole, or choose another --report-dir."
         )
+    if target.exists() and not _replaceable(target):
+        raise UsageError(
+            f"--report-dir {target} is not a report folder written by `train` (no {MARKER} or "
+            f"metrics.json in it), so --overwrite will not delete it. Choose a new or empty folder."
+        )
+
+
+def _replaceable(folder: Path) -> bool:
+    """True for an empty folder or one a run wrote, never for the working folder or one above it."""
+    here = Path.cwd().resolve()
+    if folder.resolve() == here or folder.resolve() in here.parents:
+        return False
+    names = {path.name for path in folder.iterdir()}
+    return not names or MARKER in names or any(name in names for name in OLD_REPORT_FILES)
 
 
 @contextmanager
@@ -40,6 +59,7 @@ def staged_folder(target: Path, overwrite: bool = False) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     work.chmod(0o755)  # mkdtemp makes it private; a report folder is an ordinary one
+    (work / MARKER).write_text("written by python -m mmsent train; --overwrite may replace this folder\n")
     try:
         yield work
     except BaseException:

@@ -93,7 +93,9 @@ def review_text(text: str) -> str:
 
 def photo(text: str) -> Path:
     """A photo's path on disk; a URL is refused with advice (photos are read from disk only)."""
-    if re.match(r"(?i)^[a-z][a-z0-9+.-]*://", text.strip()):
+    from mmsent.data.photo_paths import URL
+
+    if URL.match(text.strip()):
         raise argparse.ArgumentTypeError(
             f"{text!r} is a URL; photo URLs are not supported yet; download the photo and pass its path"
         )
@@ -107,19 +109,29 @@ def _parse(text: str, kind: type, what: str):
         raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
 
 
-def check_environment() -> None:
-    """Raise `UsageError` for an unusable MMSENT_DEVICE, MMSENT_BUDGET, MMSENT_CACHE_DIR or MMSENT_DATA_DIR.
+def check_environment(device_flag: str | None = None) -> None:
+    """Raise `UsageError` for an unusable MMSENT_PROFILE, MMSENT_DEVICE, MMSENT_BUDGET, MMSENT_CACHE_DIR
+    or MMSENT_DATA_DIR.
 
-    MMSENT_PROFILE is checked where the profile is chosen (`mmsent.encoders.resolve_profile`).
+    A bad MMSENT_PROFILE is refused even when --profile overrides it: it is a mistake either way.
+    The device (`device_flag`, else MMSENT_DEVICE) must exist when CUDA does: cuda:3 on a machine
+    with two GPUs is refused (on a machine without CUDA any cuda device falls back to the CPU).
     """
     from mmsent.cache import CACHE_ENV, OFF_VALUES
     from mmsent.course import BUDGET_ENV, BUDGETS, DEVICE_ENV
+    from mmsent.encoders import PROFILE_ENV, PROFILES
     from mmsent.paths import DATA_DIR_ENV
 
     unset = "or unset it"
+    value = os.environ.get(PROFILE_ENV, "").strip()
+    if value and value.lower() not in PROFILES:
+        raise UsageError(
+            f"{PROFILE_ENV}={value!r} is not a profile; use one of {', '.join(PROFILES)}, {unset}."
+        )
     value = os.environ.get(DEVICE_ENV, "").strip()
     if value and not DEVICE_PATTERN.fullmatch(value.lower()):
         raise UsageError(f"{DEVICE_ENV}={value!r} is not a device; use {DEVICE_HELP}, {unset}.")
+    _check_cuda_index(device_flag or value.lower())
     value = os.environ.get(BUDGET_ENV, "")
     if value and value not in BUDGETS:
         raise UsageError(f"{BUDGET_ENV}={value!r}: use one of {', '.join(BUDGETS)}, {unset}.")
@@ -159,3 +171,37 @@ def error_message(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.filename}: {error.strerror or error}. Check the path and its permissions."
     return str(error)
+
+
+def check_photos(frame, modes: list[str]) -> None:
+    """Raise `UsageError` when a model that looks at photos is asked for but no review has one."""
+    needs_photos = [mode for mode in modes if mode != "text_only"]
+    if needs_photos and frame["image_path"].isna().all():
+        raise UsageError(
+            f"No review has a usable photo (see the skipped-rows report above), so {needs_photos} would "
+            "learn from blank images. Fix the image_path column, or train --models text_only."
+        )
+
+
+def check_history(history, mode: str) -> None:
+    """Raise `UsageError` when the training loss of `mode` stopped being a finite number."""
+    losses = history["train_loss"].astype(float)
+    bad = losses[~losses.map(math.isfinite)]
+    if len(bad):
+        epoch = int(history.loc[bad.index[0], "epoch"])
+        raise UsageError(
+            f"Training of {mode} diverged: the loss is {bad.iloc[0]} in epoch {epoch}, so no model or report "
+            "was written. Lower --lr / --head-lr (defaults 5e-5 and 1e-3)."
+        )
+
+
+def _check_cuda_index(name: str) -> None:
+    if not name.startswith("cuda:"):
+        return
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count and int(name.split(":")[1]) >= count:
+        raise UsageError(
+            f"Device {name!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}."
+        )

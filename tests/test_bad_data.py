@@ -149,3 +149,9 @@ def csv_with(csv, first_path: str):
     lines[1] = lines[1].replace("images/r000.png", first_path)
     csv.write_text("\n".join(lines) + "\n")
     return csv
+
+
+def test_a_nul_character_in_a_photo_path_is_reported(tiny_csv):
+    table = load_reviews(csv_with(tiny_csv(), "images/r0\x0000.png"))
+    (record,) = table.problems.to_dict("records")
+    assert record["problem"] == "unreadable image file" and "NUL" in record["detail"]

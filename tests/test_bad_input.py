@@ -100,7 +100,7 @@ def test_flags_are_refused_before_anything_runs(argv, fragment, capsys):
 @pytest.mark.parametrize(
     ("variable", "value", "fragment"),
     [
-        ("MMSENT_PROFILE", "bogus", "Unknown encoder profile 'bogus'"),
+        ("MMSENT_PROFILE", "bogus", "MMSENT_PROFILE='bogus' is not a profile"),
         ("MMSENT_DEVICE", "gpu", "MMSENT_DEVICE='gpu' is not a device"),
         ("MMSENT_BUDGET", "lots", "MMSENT_BUDGET='lots'"),
         ("MMSENT_CACHE_DIR", "FILE", "is a file, not a folder"),
@@ -160,6 +160,41 @@ def test_overwrite_replaces_the_whole_folder_with_a_text_only_run_and_its_own_ch
     capsys.readouterr()
     assert cli.main(["predict", "--checkpoint", str(report / "checkpoint"), "--text", "fine"]) == 0
     assert set(json.loads(capsys.readouterr().out)["probabilities"]) == {"good", "meh", "bad"}
+
+
+@pytest.mark.parametrize("target", ["data", "."])
+def test_overwrite_never_deletes_a_folder_that_is_not_a_report(
+    target, tiny_csv, tmp_path, monkeypatch, capsys
+):
+    csv = tiny_csv()
+    monkeypatch.chdir(csv.parent)
+    before = sorted(p.name for p in csv.parent.iterdir())
+    report = str(csv.parent) if target == "data" else "."
+    argv = ["train", "--data", str(csv), *TRAIN, "--report-dir", report, "--overwrite"]
+    fails(argv, capsys, "will not delete it")
+    assert sorted(p.name for p in csv.parent.iterdir()) == before
+
+
+def test_a_diverging_run_writes_nothing_and_says_which_flag(tiny_csv, tmp_path, capsys):
+    report = tmp_path / "r"
+    argv = [
+        "train",
+        "--data",
+        str(tiny_csv(n=16)),
+        *TRAIN,
+        "--models",
+        "text_only",
+        "--report-dir",
+        str(report),
+    ]
+    fails([*argv, "--lr", "1e30", "--head-lr", "1e30"], capsys, "diverged", "--lr")
+    assert not report.exists() and not list(tmp_path.glob(".r.partial-*"))
+
+
+def test_models_that_need_photos_refuse_a_table_without_any(tiny_csv, tmp_path, capsys):
+    csv = tiny_csv(n=16, edit=lambda f: f.assign(image_path=""))
+    argv = ["train", "--data", str(csv), *TRAIN, "--models", "fusion", "--report-dir", str(tmp_path / "r")]
+    fails(argv, capsys, "No review has a usable photo", "--models text_only")
 
 
 def test_an_interrupted_train_leaves_the_previous_report_byte_identical(run, tmp_path):
@@ -226,6 +261,10 @@ def test_labels_of_another_run_are_refused(checkpoint, capsys):
     fails(_predict(checkpoint), capsys, "names 3 classes", "2 outputs")
 
 
+def test_a_report_folder_passed_as_checkpoint_gets_a_hint(run, capsys):
+    fails(_predict(run[1]), capsys, "did you mean", str(run[1] / "checkpoint"))
+
+
 def test_a_checkpoint_without_manifest_is_refused(checkpoint, capsys):
     (checkpoint / "manifest.json").unlink()
     fails(_predict(checkpoint), capsys, "manifest.json")
@@ -273,46 +312,137 @@ def test_evaluate_refuses_when_the_held_out_rows_are_unknown(checkpoint, tmp_pat
     fails(["evaluate", "--checkpoint", str(checkpoint), "--data", str(other)], capsys, "--split all")
 
 
+def test_the_split_record_uses_row_numbers_when_review_ids_repeat(tiny_csv, tmp_path):
+    from mmsent.data import DataError, load_reviews, split_table
+    from mmsent.heldout import rows_to_score, split_record
+
+    csv = tiny_csv(n=24, edit=lambda f: f.assign(review_id=["a", "b"] * 12))
+    table = load_reviews(csv)
+    splits = split_table(table, seed=0)
+    record = split_record(table, splits, seed=0)
+    assert record["key"] == "csv_row"
+    rows, which = rows_to_score(table, "test", record)
+    assert rows["csv_row"].tolist() == splits["test"]["csv_row"].tolist() and "csv_row" in which
+    csv.write_text(csv.read_text() + "a,one more review,images/r000.png,positive,1,2\n")
+    with pytest.raises(DataError, match="--split all"):
+        rows_to_score(load_reviews(csv), "test", record)
+
+
 # ----------------------------------------------------------------------------- as a script
 
 
+# Runs `python -m mmsent` once per case inside one interpreter (imports are paid once): each case's
+# output ends with a line "@@exit <status>"; an exception escaping the command prints its traceback.
+RUNNER = """
+import json, os, runpy, sys, traceback
+for argv, env in json.loads(sys.argv[1]):
+    os.environ.update(env)
+    sys.argv = ["mmsent", *argv]
+    try:
+        runpy.run_module("mmsent", run_name="__main__", alter_sys=True)
+        status = 0
+    except SystemExit as exit_:
+        status = exit_.code
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    for name in env:
+        del os.environ[name]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    print("@@exit", status, flush=True)
+"""
+
+
 def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
-    """Each bad input through `python -m mmsent`: exit 2, an error line, no traceback."""
+    """Each bad input through `python -m mmsent`: exit 2, an `error:` line, no traceback."""
     csv, report = run
     damaged = Path(shutil.copytree(report / "checkpoint", tmp_path / "damaged"))
     (damaged / "config.json").write_text("{")
-    semicolons = tmp_path / "other"
-    write_tiny_csv(semicolons, n=8, edit=lambda f: f.rename(columns={"label": "sentiment"}))
-    r = str(tmp_path / "r")
-    bad = [
-        ["train", "--batch-size", "0"],
-        ["train", "--epochs", "-1"],
-        ["train", "--lr", "-1"],
-        ["train", "--max-length", "0"],
-        ["train", "--models", "bogus"],
-        ["predict", "--text", ""],
-        ["train", "--data", str(tmp_path / "nope.csv"), "--report-dir", r],
-        ["train", "--data", str(tmp_path), "--report-dir", r],
-        ["train", "--data", str(semicolons / "reviews.csv"), "--profile", "tiny", "--report-dir", r],
-        ["train", "--data", str(csv), "--columns", "review=text", "--profile", "tiny", "--report-dir", r],
-        ["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(report)],
-        ["predict", "--checkpoint", str(damaged), "--text", "hi"],
-        ["predict", "--checkpoint", str(tmp_path / "none"), "--text", "hi"],
-        [
-            "evaluate",
-            "--checkpoint",
-            str(report / "checkpoint"),
-            "--data",
-            str(csv),
-            "--json",
-            "/proc/x.json",
-        ],
+    truncated = Path(shutil.copytree(report / "checkpoint", tmp_path / "truncated"))
+    (truncated / "model.safetensors").write_bytes(b"\x00" * 100)
+    renamed = write_tiny_csv(
+        tmp_path / "renamed", n=8, edit=lambda f: f.rename(columns={"label": "sentiment"})
+    )
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text(csv.read_text().replace(",", ";").replace("label", "sentiment"))
+    doubled = tmp_path / "doubled.csv"
+    doubled.write_text(
+        "".join(line + ",x\n" for line in csv.read_text().replace(",rating", ",label").splitlines())
+    )
+    strip = tmp_path / "strip.png"
+    Image.new("L", (4_000_000, 10)).save(strip)
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    r, predict = str(tmp_path / "r"), ["predict", "--checkpoint", str(report / "checkpoint"), "--text", "hi"]
+    train = ["train", "--profile", "tiny", "--epochs", "1", "--batch-size", "4", "--report-dir", r]
+    cases = [
+        (["train", "--batch-size", "0"], {}),
+        (["train", "--batch-size", "-4"], {}),
+        (["train", "--epochs", "0"], {}),
+        (["train", "--lr", "-1"], {}),
+        (["train", "--max-length", "0"], {}),
+        (["train", "--models", "bogus"], {}),
+        (["train", "--device", "gpu"], {}),
+        (["predict", "--text", ""], {}),
+        ([*predict, "--image", "https://example.com/p.png"], {}),
+        ([*train, "--data", str(csv)], {"MMSENT_PROFILE": "bogus"}),
+        ([*train, "--data", str(csv)], {"MMSENT_DEVICE": "gpu"}),
+        ([*train, "--data", str(csv)], {"MMSENT_BUDGET": "lots"}),
+        ([*train, "--data", str(csv)], {"MMSENT_CACHE_DIR": str(a_file)}),
+        ([*train, "--data", str(tmp_path / "nope.csv")], {}),
+        ([*train, "--data", str(tmp_path)], {}),
+        ([*train, "--data", str(renamed)], {}),
+        ([*train, "--data", str(semicolons)], {}),
+        ([*train, "--data", str(doubled)], {}),
+        ([*train, "--data", str(csv), "--columns", "review=text"], {}),
+        ([*train, "--data", str(csv), "--columns", "text=label"], {}),
+        ([*train, "--data", str(csv), "--train-text-layers", "9"], {}),
+        (["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(report)], {}),
+        (
+            [
+                "train",
+                "--data",
+                str(csv),
+                "--profile",
+                "tiny",
+                "--report-dir",
+                str(csv.parent),
+                "--overwrite",
+            ],
+            {},
+        ),
+        (["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(a_file)], {}),
+        (["predict", "--checkpoint", str(damaged), "--text", "hi"], {}),
+        (["predict", "--checkpoint", str(truncated), "--text", "hi"], {}),
+        (["predict", "--checkpoint", str(tmp_path / "none"), "--text", "hi"], {}),
+        (["predict", "--checkpoint", str(report), "--text", "hi"], {}),
+        ([*predict, "--image", str(strip)], {}),
+        ([*predict, "--image", str(fifo)], {}),
+        ([*predict, "--image", str(tmp_path)], {}),
+        ([*predict, "--image", str(a_file)], {}),
+        (["evaluate", "--checkpoint", str(report / "checkpoint"), "--data", str(renamed)], {}),
+        (
+            [
+                "evaluate",
+                "--checkpoint",
+                str(report / "checkpoint"),
+                "--data",
+                str(csv),
+                "--json",
+                str(a_file / "m"),
+            ],
+            {},
+        ),
+        (["make-data", "--n", "5", "--out", str(tmp_path / "made")], {}),
     ]
-    env = {**os.environ, "MMSENT_PROFILE": "tiny"}
-    for argv in bad:
-        done = subprocess.run(
-            [sys.executable, "-m", "mmsent", *argv], capture_output=True, text=True, env=env
-        )
-        output = done.stdout + done.stderr
-        assert done.returncode == 2 and "error:" in output and "Traceback" not in output, (argv, output)
+    command = [sys.executable, "-c", RUNNER, json.dumps(cases)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    outputs = done.stdout.split("@@exit")
+    assert len(outputs) == len(cases) + 1, done.stdout
+    for (argv, env), output, tail in zip(cases, outputs, outputs[1:], strict=False):
+        status = tail.split()[0]
+        assert status == "2" and "error:" in output and "Traceback" not in output, (argv, env, output)
     assert not Path(r).exists()

@@ -239,3 +239,13 @@ def test_entries_of_other_shapes_or_with_nans_are_misses_not_errors(tmp_path, en
     again = features.image_features(encoders, photos, cache=cache)
     assert encoded == [2] and cache.rejected == 2
     assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+
+
+def test_a_cache_that_cannot_be_written_is_skipped_with_one_warning(tmp_path, encoders, photos, caplog):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    cache = FeatureCache(blocker / "cache")  # its parent is a file: nothing can be created there
+    with caplog.at_level("WARNING", logger="mmsent.cache"):
+        embeds, _, present = features.image_features(encoders, photos, cache=cache)
+    assert present.sum() == 6 and cache.writes == 0 and embeds[:6].abs().sum() > 0
+    assert sum("Cannot write the feature cache" in r.getMessage() for r in caplog.records) == 1

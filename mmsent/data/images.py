@@ -152,6 +152,8 @@ def _open_header(path: Path) -> Image.Image:
             # Our own budget is stricter than PIL's warning threshold; keep the log clean.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(path)
+    except ImageProblem:
+        raise
     except FileNotFoundError as error:
         raise ImageProblem(
             path,
@@ -172,7 +174,7 @@ def _open_header(path: Path) -> Image.Image:
             "Resize the photo; PIL refuses images this large.",
             str(error),
         ) from error
-    except OSError as error:  # no permission, ...
+    except (OSError, ValueError) as error:  # no permission, a NUL in the path, ...
         raise ImageProblem(
             path,
             UNREADABLE,

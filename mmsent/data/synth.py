@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageChops, ImageDraw
 
+from mmsent.errors import DataError
+
 PRODUCTS: tuple[str, ...] = ("phone", "laptop", "headphones", "mug", "sneaker", "watch")
 STATES: tuple[str, ...] = ("intact", "damaged", "generic")
 DETAILS: dict[str, tuple[str, ...]] = {
@@ -857,7 +859,7 @@ def _tabular(labels: pd.Series, products: pd.Series, rng: np.random.Generator) -
 def _review_table(n: int, seed: int) -> pd.DataFrame:
     """The review table, without drawing any photo (fast); columns `COLUMNS`."""
     if n < 100:
-        raise ValueError(f"n={n} is too small to put every scenario in every split; use n >= 100")
+        raise DataError(f"n={n} is too small to put every scenario in every split; use n >= 100")
     rng = np.random.default_rng([seed, _META_STREAM])
     frame = _latent_rows(n, rng)
     frame["photo_detail"] = [_pick(rng, DETAILS[state]) for state in frame.photo_state]

@@ -36,6 +36,7 @@ import pandas as pd
 from mmsent.data.csvfile import check_header, read_header
 from mmsent.data.images import DataError, ImageProblem, check_image
 from mmsent.data.labels import label_name, merge_case_variants
+from mmsent.data.photo_paths import resolve_image_path
 from mmsent.paths import REVIEWS_CSV
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,6 @@ STRING_COLUMNS = ("review_id", "text", "image_path", "label", "split")
 # Problem names and actions in `ReviewTable.problems`. Image problems are named in images.py.
 EMPTY_TEXT = "empty text"
 MISSING_LABEL = "missing label"
-NO_IMAGE_PATH = "no image path"
-ESCAPES_ROOT = "path escapes the data folder"
-PHOTO_URL = "photo URL"
 SKIPPED = "skipped"
 TEXT_ONLY = "kept text-only"
 PROBLEM_COLUMNS = ("row", "review_id", "column", "problem", "action", "detail")
@@ -361,7 +359,7 @@ def _locate_images(
     """Absolute photo path per row, or None (reported) when the photo cannot be used."""
     paths: list[str | None] = [None] * len(cells)
     for position, cell in zip(np.flatnonzero(usable), cells.to_numpy()[usable], strict=True):
-        path, problem, detail = _resolve_image_path(cell, root, allow_outside)
+        path, problem, detail = resolve_image_path(cell, root, allow_outside)
         error = _image_problem(path) if path is not None and check_images else None
         if error is not None:
             path, problem = None, error.problem
@@ -379,30 +377,6 @@ def _image_problem(path: str) -> ImageProblem | None:
     except ImageProblem as error:
         return error
     return None
-
-
-def _resolve_image_path(
-    cell: Any, root: Path, allow_outside: bool = False
-) -> tuple[str | None, str | None, str]:
-    """(absolute path, None, "") for a usable cell, else (None, problem, detail)."""
-    if _is_missing(cell):
-        return None, NO_IMAGE_PATH, "the image_path cell is blank"
-    text = str(cell).strip()
-    if re.match(r"(?i)^[a-z][a-z0-9+.-]*://", text):
-        return None, PHOTO_URL, (
-            f"{text!r}: photo URLs are not supported yet; download them and point image_path at the files"
-        )
-    text = text.replace("\\", "/")  # a CSV written on Windows
-    path = os.path.normpath(os.path.join(root, text))  # an absolute text stays itself
-    real, real_root = os.path.realpath(path), os.path.realpath(root)
-    if not allow_outside and os.path.commonpath([real_root, real]) != real_root:
-        via = "" if real == path else f" (through a symbolic link, to {real})"
-        return None, ESCAPES_ROOT, (
-            f"{text!r} points to {path}{via}, outside the data folder {root}; move the photo inside "
-            "it, or pass --allow-outside-paths (load_reviews(allow_outside_paths=True)) if you trust "
-            "the table"
-        )
-    return path, None, ""
 
 
 def _usable_frame(
