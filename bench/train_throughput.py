@@ -1,26 +1,29 @@
-"""Training throughput: the course's original loop against mmsent's trainer, side by side.
+"""Training throughput: the course's original loop against mmsent's trainer, three ways side by side.
 
     python bench/train_throughput.py                # CPU: offline, all 1,680 reviews, 2 epochs, 3 runs
     python bench/train_throughput.py --profile full --random-init --seq-len 128 --json gpu.json
 
 The same `MultimodalSentimentModel` (same initial weights), the same reviews and the same number
-of epochs, trained two ways, one after the other, in this process:
+of epochs, trained three ways, one after the other, in this process:
 
-naive  the way the course's original script does it: fp32; the CLIP image encoder run on every
-       batch; each photo resized and normalised with PIL + numpy in `__getitem__`; every text
-       padded to 128 tokens; eager attention; plain AdamW; num_workers=0; batch 16.
-fast   mmsent's trainer as a user gets it: `encode_dataset_images` (the frozen CLIP runs once per
-       photo, with the fast image processor where torchvision is installed), then `fit`: dynamic
-       padding with length-grouped batches, autocast (bf16, or fp16 + scaler) on CUDA, SDPA
-       attention, fused AdamW on CUDA, pinned memory. No DataLoader workers: with cached
-       image features an item is a list lookup, which workers would only slow down.
+naive   the way the course's original script does it: fp32; the CLIP image encoder run on every
+        batch; each photo resized and normalised with PIL + numpy in `__getitem__`; every text
+        padded to 128 tokens; eager attention; plain AdamW; num_workers=0; batch 16.
+fast    mmsent's trainer with the whole text encoder run at every step (`cache_text_layers=False`):
+        `encode_dataset_images` (the frozen CLIP runs once per photo, with the fast image
+        processor where torchvision is installed), then `fit`: dynamic padding with length-grouped
+        batches, autocast (bf16, or fp16 + scaler) on CUDA, SDPA attention, fused AdamW, pinned
+        memory. No DataLoader workers: with cached image features an item is a list lookup.
+frozen  mmsent's trainer as a user gets it: as `fast`, plus the frozen bottom text layers run once
+        per review (`mmsent.text_cache.encode_frozen_text`, timed with the photos as encoding),
+        so each step runs only the trainable top layers (`--train-text-layers`, default 2).
 
-Both ways use batch 16 by default, so they take the same number of optimiser steps: at equal
+All ways use batch 16 by default, so they take the same number of optimiser steps: at equal
 epochs a bigger batch takes fewer steps and, on a short run, learns less (`--batch-size 32`,
 the trainer's default, is faster still on a GPU).
 
-Both ways use the same learning rates, warm-up / decay schedule and gradient clipping, so only
-the speed features differ, and both are validated on the whole validation split afterwards
+All ways use the same learning rates, warm-up / decay schedule and gradient clipping, so only
+the speed features differ, and all are validated on the whole validation split afterwards
 (a fast loop that learns less is not faster). One run's validation accuracy moves by a few points
 with the seed alone (360 validation reviews, a short run), so by default on a CPU each way trains
 three times, with seeds 0, 1 and 2 (initial weights and batch order; the reviews are the same), and
@@ -28,61 +31,50 @@ the means are compared; `--repeats` sets the number. Before each timed run a few
 run (CUDA context, kernel selection, allocator), then the initial weights are restored.
 
 samples/s and tokens/s (real text tokens, padding not counted) are over the training epochs;
-`wall` also counts building the datasets, encoding the photos and validating. MFU (model FLOPs
-utilisation) = FLOPs of the training steps (counted by `torch.utils.flop_counter` for every batch
-shape the run used) / training time / the device's dense bf16 peak; reported on known GPUs or
-with --peak-tflops. The disk feature cache is off unless --disk-cache: the fast way pays for
-encoding its photos like a first run does.
+`wall` also counts building the datasets, encoding the photos (and the frozen text layers) and
+validating. MFU (model FLOPs utilisation) = FLOPs of the training steps (counted by
+`torch.utils.flop_counter` for every batch shape the run used) / training time / the device's dense
+bf16 peak; reported on known GPUs or with --peak-tflops. The disk feature cache is off unless
+--disk-cache: the fast and frozen ways pay for encoding like a first run does.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import math
 import os
-import platform
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 
+from bench.measure import (  # noqa: E402
+    PeakMemory,
+    ShapeLog,
+    device_name,
+    mean_of_runs,
+    peak_tflops,
+    run_flops,
+    synchronize,
+)
+from bench.reviews import NAIVE_LENGTH, NaiveReviews, load_splits, text_tokens  # noqa: E402
 from mmsent import train as training  # noqa: E402
 from mmsent.compat import set_attention_implementation  # noqa: E402
 from mmsent.course import pick_device, seed_everything  # noqa: E402
-from mmsent.data import ReviewDataset, load_reviews, split_table  # noqa: E402
+from mmsent.data import ReviewDataset  # noqa: E402
 from mmsent.encoders import load_encoders  # noqa: E402
 from mmsent.models import MultimodalSentimentModel  # noqa: E402
 from mmsent.paths import REVIEWS_CSV  # noqa: E402
+from mmsent.text_cache import encode_frozen_text, frozen_layer_count  # noqa: E402
 
 NAIVE_BATCH = 16
-NAIVE_LENGTH = 128
-# Dense bf16 tensor-core peaks (TFLOP/s, no sparsity), by a piece of torch.cuda.get_device_name().
-PEAK_TFLOPS = (
-    ("H100 PCIe", 756.0),
-    ("H100", 989.0),
-    ("H200", 989.0),
-    ("GH200", 989.0),
-    ("A100", 312.0),
-    ("L40S", 362.0),
-    ("L4", 121.0),
-    ("A10", 125.0),
-    ("RTX 4090", 165.0),
-    ("V100", 125.0),
-    ("T4", 65.0),
-)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -134,168 +126,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------------------
 
 
-class PeakMemory:
-    """Peak memory while the block runs: CUDA allocations on a GPU, else the process's resident set."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.peak = 0
-        self._running = False
-
-    def __enter__(self) -> PeakMemory:
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-        else:
-            self._running = True
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        if self.device.type == "cuda":
-            self.peak = torch.cuda.max_memory_allocated(self.device)
-        else:
-            self._running = False
-            self._thread.join()
-
-    def _sample(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
-        while self._running:
-            with open("/proc/self/statm") as statm:
-                self.peak = max(self.peak, int(statm.read().split()[1]) * page)
-            time.sleep(0.02)
-
-
-class ShapeLog:
-    """Records the [batch, length] of every text-encoder call while `active` (for FLOP counting)."""
-
-    def __init__(self, model: MultimodalSentimentModel) -> None:
-        self.shapes: Counter[tuple[int, int]] = Counter()
-        self.active = False
-        model.text_model.register_forward_pre_hook(self._record, with_kwargs=True)
-
-    def _record(self, _module, args, kwargs) -> None:
-        if self.active:
-            input_ids = kwargs.get("input_ids", args[0] if args else None)
-            self.shapes[tuple(input_ids.shape)] += 1
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_tflops(device: torch.device, override: float | None) -> float | None:
-    if override is not None:
-        return override
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    return next((peak for key, peak in PEAK_TFLOPS if key in name), None)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {cpu}, {os.cpu_count()} cores"
-
-
-def step_flops(model: MultimodalSentimentModel, inputs: dict, device: torch.device) -> int:
-    """FLOPs of one training step (forward + backward) on `inputs`, as the trainer runs it."""
-    dtype = training.autocast_dtype(device)
-    labels = torch.zeros(len(inputs["input_ids"]), dtype=torch.long, device=device)
-    model.train()
-    with FlopCounterMode(display=False) as counter:
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(**inputs).logits
-        F.cross_entropy(logits.float(), labels).backward()
-    model.zero_grad(set_to_none=True)
-    return counter.get_total_flops()
-
-
-def run_flops(
-    model: MultimodalSentimentModel, shapes: Counter, make_inputs: Callable[[int, int], dict], device
-) -> int:
-    """Total training FLOPs over the recorded batch shapes (each distinct shape counted once)."""
-    return sum(count * step_flops(model, make_inputs(*shape), device) for shape, count in shapes.items())
-
-
 # --------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------
 
 
-def lengthen(frame: pd.DataFrame, tokenizer, tokens: int) -> pd.DataFrame:
-    """Each review's text repeated until it has at least `tokens` tokens (truncation cuts the rest)."""
-    lengths = [len(ids) - 2 for ids in tokenizer(frame["text"].tolist())["input_ids"]]  # minus [CLS] [SEP]
-    texts = [
-        " ".join([text] * (math.ceil(tokens / max(1, n)) + 1))
-        for text, n in zip(frame["text"], lengths, strict=True)
-    ]
-    return frame.assign(text=texts)
-
-
-def load_splits(args: argparse.Namespace, tokenizer) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(train rows, validation rows, number of classes) of the review table."""
-    table = load_reviews(args.data)
-    splits = split_table(table, seed=args.seed)
-    train = splits["train"].sample(frac=1.0, random_state=args.seed)
-    if args.limit:
-        train = train.head(args.limit)
-    val = splits["val"]
-    if args.seq_len:
-        train, val = lengthen(train, tokenizer, args.seq_len), lengthen(val, tokenizer, args.seq_len)
-    return train.reset_index(drop=True), val.reset_index(drop=True), len(table.label_encoder)
-
-
-class NaiveReviews(Dataset):
-    """The original script's dataset: on every access, the text is tokenized and padded to 128
-    tokens, and the photo is opened, resized and normalised with PIL + numpy."""
-
-    def __init__(self, frame: pd.DataFrame, tokenizer, image_processor, max_length: int = NAIVE_LENGTH):
-        self.frame = frame
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.size = image_processor.crop_size["height"]
-        self.mean = np.array(image_processor.image_mean, dtype=np.float32)
-        self.std = np.array(image_processor.image_std, dtype=np.float32)
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    def __getitem__(self, index: int) -> dict:
-        row = self.frame.iloc[index]
-        tokens = self.tokenizer(
-            row["text"],
-            padding="max_length",
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
-        present = isinstance(row["image_path"], str)
-        pixels = np.zeros((self.size, self.size, 3), dtype=np.float32)
-        if present:
-            image = Image.open(row["image_path"]).convert("RGB").resize((self.size, self.size), Image.BICUBIC)
-            pixels = (np.asarray(image, dtype=np.float32) / 255.0 - self.mean) / self.std
-        return {
-            "input_ids": tokens["input_ids"][0],
-            "attention_mask": tokens["attention_mask"][0],
-            "pixel_values": torch.from_numpy(pixels.transpose(2, 0, 1).copy()),
-            "image_present": present,
-            "labels": int(row["label_id"]),
-        }
-
-
 # --------------------------------------------------------------------------------------
-# The two ways
+# The three ways
 # --------------------------------------------------------------------------------------
 
 
@@ -378,8 +215,19 @@ def naive_evaluate(model, dataset: NaiveReviews, device) -> dict[str, float]:
     return {"loss": loss / len(dataset), **metrics}
 
 
-def fast_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max_steps: int | None = None):
-    """mmsent's trainer: encode the photos once, fit, evaluate."""
+def trainer_way(
+    model,
+    train_frame,
+    val_frame,
+    args,
+    device,
+    shapes: ShapeLog,
+    max_steps: int | None = None,
+    *,
+    cache_text: bool,
+):
+    """mmsent's trainer: encode the photos (and with `cache_text` the frozen text layers) once,
+    fit, evaluate."""
     encoders = model.encoders
     set_attention(model, "sdpa")
     if max_steps is not None:
@@ -390,6 +238,10 @@ def fast_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max_
     encode_started = time.perf_counter()
     train_features = training.encode_dataset_images(model, train_set, progress=False)
     val_features = None if max_steps else training.encode_dataset_images(model, val_set, progress=False)
+    train_text = val_text = None
+    if cache_text and frozen_layer_count(model) is not None:
+        train_text = encode_frozen_text(model, train_set)
+        val_text = None if max_steps else encode_frozen_text(model, val_set)
     synchronize(device)
     config = training.TrainConfig(
         epochs=1 if max_steps else args.epochs,
@@ -399,17 +251,25 @@ def fast_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max_
         weight_decay=args.weight_decay,
         max_length=args.max_length,
         seed=args.seed,
+        cache_text_layers=cache_text,
     )
     shapes.active = max_steps is None
     train_started = time.perf_counter()
     training.fit(
-        model, train_set, None, config, train_features=train_features, progress=False, log=lambda _: None
+        model,
+        train_set,
+        None,
+        config,
+        train_features=train_features,
+        train_text=train_text,
+        progress=False,
+        log=lambda _: None,
     )
     train_s = stop_clock(device, shapes, train_started)
     if max_steps is not None:
         return {}, None
     val_started = time.perf_counter()
-    metrics = training.evaluate(model, val_set, features=val_features, config=config)
+    metrics = training.evaluate(model, val_set, features=val_features, config=config, text_states=val_text)
     timings = {
         "encode_s": train_started - encode_started,
         "train_s": train_s,
@@ -419,12 +279,11 @@ def fast_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max_
     return timings, metrics
 
 
-def text_tokens(frame: pd.DataFrame, tokenizer, max_length: int) -> int:
-    """Real (unpadded) tokens of the reviews after truncation."""
-    return sum(
-        len(ids)
-        for ids in tokenizer(frame["text"].tolist(), truncation=True, max_length=max_length)["input_ids"]
-    )
+WAYS = {
+    "naive": naive_way,
+    "fast": functools.partial(trainer_way, cache_text=False),
+    "frozen": functools.partial(trainer_way, cache_text=True),
+}
 
 
 # --------------------------------------------------------------------------------------
@@ -455,14 +314,14 @@ def main(argv: list[str] | None = None) -> dict:
         f"{args.repeats} run(s) per way"
     )
     text_layers = None if args.train_text_layers < 0 else args.train_text_layers
-    runs, batch_shapes, first_seed = {"naive": [], "fast": []}, {}, args.seed
+    runs, batch_shapes, first_seed = {name: [] for name in WAYS}, {}, args.seed
     for repeat in range(args.repeats):
         args.seed = first_seed + repeat  # initial weights and batch order; the reviews stay the same
         seed_everything(args.seed)
         model = MultimodalSentimentModel(encoders, num_classes, train_text_layers=text_layers).to(device)
         initial = {name: value.detach().clone() for name, value in model.state_dict().items()}
         shapes = ShapeLog(model)
-        for name, way in (("naive", naive_way), ("fast", fast_way)):
+        for name, way in WAYS.items():
             if args.warmup_steps:
                 way(model, train_frame, val_frame, args, device, shapes, max_steps=args.warmup_steps)
                 model.load_state_dict(initial)
@@ -499,20 +358,10 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-def mean_of_runs(runs: list[dict]) -> dict:
-    """The mean of every figure over the runs of one way, plus each run's accuracy and their spread."""
-    mean = {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
-    accuracies = [run["val_accuracy"] for run in runs]
-    return {
-        **mean,
-        "peak_memory_bytes": max(run["peak_memory_bytes"] for run in runs),
-        "val_accuracy_runs": [round(a, 4) for a in accuracies],
-        "val_accuracy_sd": float(np.std(accuracies, ddof=1)) if len(runs) > 1 else 0.0,
-    }
-
-
 def add_mfu(results: dict, batch_shapes: dict, model, encoders, device, peak: float) -> None:
-    """Training FLOPs, achieved TFLOP/s and MFU of each way (counted shape by shape)."""
+    """Training FLOPs, achieved TFLOP/s and MFU of each way (counted shape by shape).
+
+    The frozen way's FLOPs are those of its steps (top text layers only): the work it does."""
     size = encoders.image_processor.crop_size["height"]
 
     def text(batch: int, length: int) -> dict:
@@ -529,7 +378,18 @@ def add_mfu(results: dict, batch_shapes: dict, model, encoders, device, peak: fl
             "patch_tokens": torch.randn(batch, encoders.num_patches, encoders.image_dim, device=device),
         }
 
-    for name, make_inputs, attention in (("naive", naive_inputs, "eager"), ("fast", fast_inputs, "sdpa")):
+    def frozen_inputs(batch: int, length: int) -> dict:
+        inputs = fast_inputs(batch, length)
+        inputs["text_states"] = torch.randn(batch, length, encoders.text_dim, device=device)
+        del inputs["input_ids"]
+        return inputs
+
+    ways = (
+        ("naive", naive_inputs, "eager"),
+        ("fast", fast_inputs, "sdpa"),
+        ("frozen", frozen_inputs, "sdpa"),
+    )
+    for name, make_inputs, attention in ways:
         set_attention(model, attention)
         flops = run_flops(model, batch_shapes[name], make_inputs, device)
         achieved = flops / results[name]["train_s"] / 1e12
@@ -539,9 +399,7 @@ def add_mfu(results: dict, batch_shapes: dict, model, encoders, device, peak: fl
 
 
 def summarise(results: dict, args, device, peak, train_rows: int, val_rows: int) -> dict:
-    naive, fast = results["naive"], results["fast"]
-    speedup = fast["samples_per_s"] / naive["samples_per_s"]
-    wall_speedup = naive["wall_s"] / fast["wall_s"]
+    naive, fast, frozen = results["naive"], results["fast"], results["frozen"]
     memory = "peak CUDA memory" if device.type == "cuda" else "peak RSS (process)"
     rows = [
         ("samples/s (training)", "samples_per_s", "{:,.1f}"),
@@ -558,31 +416,47 @@ def summarise(results: dict, args, device, peak, train_rows: int, val_rows: int)
             ("achieved TFLOP/s", "achieved_tflops", "{:.1f}"),
             (f"MFU (of {peak:.0f} TFLOP/s)", "mfu", "{:.1%}"),
         ]
-    print(f"\n{'':30}{'naive':>14}{'fast':>14}")
+    print(f"\n{'':30}" + "".join(f"{name:>14}" for name in results))
     for label, key, style in rows:
         show = style if callable(style) else style.format
-        print(f"{label:30}{show(naive[key]):>14}{show(fast[key]):>14}")
-    print(f"{'encode photos once (s)':30}{'-':>14}{fast['encode_s']:>14.1f}")
+        print(f"{label:30}" + "".join(f"{show(way[key]):>14}" for way in results.values()))
+    print(f"{'encode once (s)':30}{'-':>14}{fast['encode_s']:>14.1f}{frozen['encode_s']:>14.1f}")
+
+    def speedup(way: dict, over: dict) -> float:
+        return way["samples_per_s"] / over["samples_per_s"]
+
     runs = len(naive["val_accuracy_runs"])
     gap = 100 * (fast["val_accuracy"] - naive["val_accuracy"])
+    frozen_gap = 100 * (frozen["val_accuracy"] - fast["val_accuracy"])
+    accuracies = ", ".join(
+        f"{name} {way['val_accuracy']:.3f} (sd {way['val_accuracy_sd']:.3f})" for name, way in results.items()
+    )
     print(
-        f"\nspeedup: {speedup:.1f}x samples/s, {wall_speedup:.1f}x wall time; "
-        f"val accuracy, mean of {runs} run(s): naive {naive['val_accuracy']:.3f} "
-        f"(sd {naive['val_accuracy_sd']:.3f}), fast {fast['val_accuracy']:.3f} "
-        f"(sd {fast['val_accuracy_sd']:.3f}); fast - naive = {gap:+.1f} points"
+        f"\nspeedup in samples/s: fast {speedup(fast, naive):.1f}x naive; frozen "
+        f"{speedup(frozen, naive):.1f}x naive, {speedup(frozen, fast):.2f}x fast. Wall time: fast "
+        f"{naive['wall_s'] / fast['wall_s']:.1f}x, frozen {naive['wall_s'] / frozen['wall_s']:.1f}x naive.\n"
+        f"val accuracy, mean of {runs} run(s): {accuracies}; "
+        f"fast - naive = {gap:+.1f} points, frozen - fast = {frozen_gap:+.1f} points"
     )
     import transformers
 
     return {
         "naive_samples_per_s": naive["samples_per_s"],
         "fast_samples_per_s": fast["samples_per_s"],
-        "speedup": speedup,
-        "wall_speedup": wall_speedup,
+        "frozen_text_samples_per_s": frozen["samples_per_s"],
+        "speedup": speedup(fast, naive),
+        "speedup_frozen": speedup(frozen, naive),
+        "speedup_frozen_over_fast": speedup(frozen, fast),
+        "wall_speedup": naive["wall_s"] / fast["wall_s"],
+        "wall_speedup_frozen": naive["wall_s"] / frozen["wall_s"],
         "naive_val_accuracy": naive["val_accuracy"],
         "fast_val_accuracy": fast["val_accuracy"],
+        "frozen_text_val_accuracy": frozen["val_accuracy"],
         "val_accuracy_gap_points": gap,
+        "frozen_val_accuracy_gap_points": frozen_gap,
         "repeats": runs,
         "fast_mfu": fast.get("mfu"),
+        "frozen_mfu": frozen.get("mfu"),
         "device": device_name(device),
         "peak_tflops": peak,
         "profile": args.profile,
@@ -592,10 +466,9 @@ def summarise(results: dict, args, device, peak, train_rows: int, val_rows: int)
         "val_rows": val_rows,
         "seq_len": args.seq_len,
         "max_length": args.max_length,
-        "batch_size": {"naive": NAIVE_BATCH, "fast": args.batch_size},
+        "batch_size": {"naive": NAIVE_BATCH, "fast": args.batch_size, "frozen": args.batch_size},
         "train_text_layers": args.train_text_layers,
-        "naive": naive,
-        "fast": fast,
+        **results,
         "command": "python " + " ".join([sys.argv[0], *sys.argv[1:]]),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }

@@ -151,7 +151,10 @@ class FeatureCache:
 
     def entry(self, encoder: str, image_path: str | Path) -> Path:
         """Where the features of the photo at `image_path` by encoder `encoder` (an `encoder_key`) live."""
-        digest = file_digest(image_path)
+        return self.digest_entry(encoder, file_digest(image_path))
+
+    def digest_entry(self, encoder: str, digest: str) -> Path:
+        """Where the entry of content `digest` (64 hex digits, e.g. a text's) by encoder `encoder` lives."""
         return self.root / encoder / digest[:2] / f"{digest}.safetensors"
 
     def load(

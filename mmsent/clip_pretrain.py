@@ -25,7 +25,6 @@ import torch.nn.functional as F
 import transformers
 from PIL import Image
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-from tqdm.auto import tqdm
 from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from mmsent.data.synth import DETAILS, PRODUCTS, STATES, caption_pairs, draw_photo
@@ -38,6 +37,7 @@ from mmsent.encoders import (
     clip_text_outputs,
 )
 from mmsent.paths import OFFLINE_CLIP_DIR
+from mmsent.progress import progress_bar
 
 TRAIN_SEED = 1  # caption_pairs' own random stream: never overlaps the review set, whatever its seed
 EVAL_SEED = 20_240  # held-out zero-shot photos: a seed the training run never uses
@@ -185,7 +185,7 @@ def train_contrastive(
         optimizer, lambda step: _cosine_with_warmup(step, total, warmup=max(1, total // 20)))
     model.train()
     epoch_losses = []
-    bar = tqdm(total=total, desc="pretrain CLIP", disable=not progress)
+    bar = progress_bar(total=total, desc="pretrain CLIP", enabled=progress, leave=True)
     for _ in range(epochs):
         order = torch.randperm(len(pixel_values), generator=generator)
         losses = []

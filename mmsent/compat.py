@@ -9,6 +9,7 @@ notebooks never branch on versions:
   tokenizer may return). The helpers pass only the arguments every version accepts and read the
   outputs by position, which works whether a version returns a ``ModelOutput`` or a tuple.
 - `bert_hidden_states`: the last hidden states of a BERT-family text encoder.
+- `bert_layer_states`: one BERT layer on hidden states (5.x returns a tensor, 4.x a tuple).
 - `set_attention_implementation`: "eager" or "sdpa" on a built model (``set_attn_implementation``
   exists from 4.48 on; before it, a model keeps the implementation it was built with).
 - `image_processor_class`: the CLIP image processor class (the names changed in 5.x).
@@ -64,6 +65,17 @@ def bert_hidden_states(
     """
     outputs = text_model(input_ids=input_ids, inputs_embeds=inputs_embeds, attention_mask=attention_mask)
     return outputs[0]
+
+
+def bert_layer_states(layer: nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """One BERT layer (``model.encoder.layer[i]``) on hidden states ``[batch, length, hidden]``.
+
+    ``attention_mask`` is the additive ``[batch, 1, 1, length]`` form (0 on tokens, a large negative
+    number on padding), which eager and SDPA attention take in every version. transformers 5.x
+    returns the new states, 4.x a tuple whose first element they are.
+    """
+    output = layer(hidden, attention_mask=attention_mask)
+    return output[0] if isinstance(output, tuple) else output
 
 
 def attention_implementation(model: nn.Module) -> str:

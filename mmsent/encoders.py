@@ -318,5 +318,10 @@ def text_features(
     pooling), and a sensible sentence vector for bert-base too; padding never changes the result.
     """
     hidden = bert_hidden_states(text_model, attention_mask, input_ids=input_ids)  # [B, L, H]
+    return masked_mean(hidden, attention_mask)
+
+
+def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of hidden ``[B, L, H]`` over the real tokens of attention_mask ``[B, L]`` -> ``[B, H]``."""
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # [B, L, 1]
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)

@@ -3,6 +3,8 @@
 The fusion-strategy notebooks and the toy `MultiModalNet` work on fixed feature vectors:
 computed once with the encoders, then reused for every model that is compared. The trainer
 uses `image_features` too, to encode each photo once when the image encoder is frozen.
+Both `text_embeddings` and `image_features` keep what they compute in the disk cache of
+`mmsent.cache`, so the next notebook (or run) reads it back instead of encoding again.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from mmsent.cache import FeatureCache, encoder_key, resolve_cache
 from mmsent.data import open_rgb
 from mmsent.encoders import Encoders, clip_image_outputs, text_features
+from mmsent.progress import progress_bar
+from mmsent.text_cache import text_encoder_key, token_digest
 
 TABULAR_COLUMNS = ("rating", "price", "verified_purchase", "helpful_votes")
 
@@ -32,31 +35,42 @@ def text_embeddings(
     batch_size: int = 64,
     max_length: int = 128,
     progress: bool = False,
+    cache: FeatureCache | bool = True,
 ) -> torch.Tensor:
     """Mean-pooled text encoder outputs, [len(texts), text_dim], on the CPU, in the order of `texts`.
 
     Reviews repeat themselves, so each distinct text is encoded once, shortest first (a batch of
     texts of about one length needs little padding), and its vector is copied to every place it
-    occurs.
+    occurs. `cache` as for `image_features`: texts this encoder has seen before (the same token ids,
+    the same weights) are read back from the disk cache, so a second notebook encodes nothing.
     """
     model, device = encoders.text_model.eval(), _device_of(encoders.text_model)
     distinct = sorted(set(texts), key=lambda text: (len(text), text))
-    chunks = []
-    for start in tqdm(
-        range(0, len(distinct), batch_size), desc="encoding texts", disable=not progress, leave=False
-    ):
+    vectors: dict[str, torch.Tensor] = {}
+    store = resolve_cache(cache)
+    if store is not None and distinct:
+        key = text_encoder_key(model, len(model.encoder.layer), "pooled")
+        ids = encoders.tokenizer(distinct, truncation=True, max_length=max_length)["input_ids"]
+        digests = [token_digest(text_ids) for text_ids in ids]
+        entries = {text: store.digest_entry(key, d) for text, d in zip(distinct, digests, strict=True)}
+        for text, entry in entries.items():
+            if (hit := store.load(entry, {"text_embeds": (encoders.text_dim,)})) is not None:
+                vectors[text] = hit["text_embeds"]
+    missing = [text for text in distinct if text not in vectors]
+    batches = range(0, len(missing), batch_size)
+    for start in progress_bar(batches, desc="encoding texts", enabled=progress and bool(batches)):
+        chunk = missing[start : start + batch_size]
         batch = encoders.tokenizer(
-            distinct[start : start + batch_size],
-            padding=True,
-            truncation=True,
-            max_length=max_length,
-            return_tensors="pt",
+            chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
         ).to(device)
-        chunks.append(text_features(model, batch["input_ids"], batch["attention_mask"]).float().cpu())
-    if not chunks:
+        pooled = text_features(model, batch["input_ids"], batch["attention_mask"]).float().cpu()
+        for text, vector in zip(chunk, pooled, strict=True):
+            vectors[text] = vector
+            if store is not None:
+                store.save(entries[text], {"text_embeds": vector})
+    if not distinct:
         return torch.zeros(0, encoders.text_dim)
-    row_of = {text: row for row, text in enumerate(distinct)}
-    return torch.cat(chunks)[[row_of[text] for text in texts]]
+    return torch.stack([vectors[text] for text in texts])
 
 
 @torch.no_grad()
@@ -96,7 +110,7 @@ def image_features(
         rows = np.array(missing, dtype=np.int64)
     # -----------------------------------------------------------------------------------------------
     batches = range(0, len(rows), batch_size)  # no bar at all when everything came from the cache
-    for start in tqdm(batches, desc="encoding photos", disable=not progress or not batches, leave=False):
+    for start in progress_bar(batches, desc="encoding photos", enabled=progress and bool(batches)):
         chunk = rows[start : start + batch_size]
         images = [open_rgb(image_paths[i]) for i in chunk]
         pixels = encoders.image_processor(images=images, return_tensors="pt")["pixel_values"].to(device)

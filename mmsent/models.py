@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmsent.encoders import Encoders, clip_image_outputs, text_features
+from mmsent.text_cache import frozen_layer_count, frozen_modules, top_text_features
 
 # --------------------------------------------------------------------------------------
 # 1. The classic two-tower network
@@ -381,7 +382,9 @@ class MultimodalSentimentModel(nn.Module):
 
     Freezing: `freeze_image=True` (default) freezes CLIP and keeps it in eval mode even
     after `model.train()`. `train_text_layers`: None fine-tunes the whole text encoder, 0
-    freezes it (and keeps it in eval mode), k trains only its top k transformer layers.
+    freezes it, k trains only its top k transformer layers; what is frozen (the embeddings and
+    the bottom layers) stays in eval mode too, without dropout: a fixed feature extractor, whose
+    outputs the trainer can then compute once per review (`mmsent.text_cache`).
     (BERT's pooler is always frozen: we pool by masked mean, so it is unused.)
     A module this model trains is its own deep copy; a frozen one is shared with `encoders`.
     So several models built from one `Encoders` never train each other's weights.
@@ -472,8 +475,9 @@ class MultimodalSentimentModel(nn.Module):
         super().train(mode)
         if self.uses_image and self.freeze_image:
             self.image_model.eval()
-        if self.uses_text and self.train_text_layers == 0:
-            self.text_model.eval()
+        if (frozen := frozen_layer_count(self)) is not None:
+            for module in frozen_modules(self.text_model, frozen):
+                module.eval()
         return self
 
     # -- running --------------------------------------------------------------------
@@ -497,6 +501,7 @@ class MultimodalSentimentModel(nn.Module):
         image_present: Tensor | None = None,
         image_embeds: Tensor | None = None,
         patch_tokens: Tensor | None = None,
+        text_states: Tensor | None = None,
     ) -> SentimentOutput:
         """Logits, attention heat map and gate for a batch of reviews.
 
@@ -505,16 +510,22 @@ class MultimodalSentimentModel(nn.Module):
         image_embeds [B, embed_dim] + patch_tokens [B, P, image_dim];
         image_present [B] bool (default all True when images are given). A batch without any
         photo passes image_present all False and no images.
+        text_states [B, L, text_dim]: the frozen text layers' output, cached (`mmsent.text_cache`),
+        instead of input_ids: only the trainable top layers then run.
         -> SentimentOutput(logits [B, C], attention_weights [B, P] | None, gate [B, 1] | None)
         """
         parts: list[Tensor] = []
         query = None
         if self.uses_text:
-            if input_ids is None:
+            if input_ids is None and text_states is None:
                 raise ValueError(f"mode={self.mode!r} needs input_ids (and attention_mask).")
             if attention_mask is None:
-                attention_mask = torch.ones_like(input_ids)
-            pooled = text_features(self.text_model, input_ids, attention_mask)  # [B, text_dim]
+                attention_mask = torch.ones_like(input_ids if text_states is None else text_states[..., 0])
+            if text_states is None:
+                pooled = text_features(self.text_model, input_ids, attention_mask)  # [B, text_dim]
+            else:
+                frozen = frozen_layer_count(self)
+                pooled = top_text_features(self.text_model, text_states, attention_mask, frozen)
             parts.append(self.text_proj(pooled))
             query = pooled
         if not self.uses_image:

@@ -3,7 +3,8 @@
 `fit` runs AdamW + cross-entropy for a few epochs and validates after each one with accuracy
 and macro precision / recall / F1. When the image encoder is frozen (the default) its outputs
 never change, so they are computed once per dataset and looked up by index afterwards
-(`ImageFeatures`): training then costs only the text encoder and the fusion head.
+(`ImageFeatures`); likewise the frozen bottom layers of the text encoder run once per review
+(`mmsent.text_cache`): training then costs only the trainable top text layers and the fusion head.
 On CUDA the forward pass runs under autocast (bf16 where supported, else fp16 with a
 gradient scaler). Checkpoints are safetensors + JSON, and training resumes from them.
 """
@@ -23,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-from tqdm.auto import tqdm
 
 from mmsent import __version__, distributed
 from mmsent.checkpoint_check import CONFIG_FILE, LABELS_FILE, WEIGHTS_FILE, read_checkpoint, restore_weights
@@ -33,6 +33,8 @@ from mmsent.encoders import Encoders, load_encoders
 from mmsent.features import image_features
 from mmsent.manifest import write_manifest
 from mmsent.models import MultimodalSentimentModel
+from mmsent.progress import progress_bar
+from mmsent.text_cache import TextStates, encode_frozen_text, frozen_layer_count
 
 STATE_FILE = "training_state.pt"
 
@@ -51,6 +53,7 @@ class TrainConfig:
     max_length: int = 128
     seed: int = 0
     cache_image_features: bool = True  # only used when the image encoder is frozen
+    cache_text_layers: bool = True  # run the frozen bottom text layers once per review (text_cache)
     group_by_length: bool = True  # batches of similar length waste less padding
     mixed_precision: str = "auto"  # "auto" (bf16/fp16 on CUDA, off on CPU), "bf16", "fp16", "no"
     num_workers: int = 0
@@ -138,12 +141,12 @@ def _uses_cache(model: MultimodalSentimentModel, config: TrainConfig) -> bool:
     return config.cache_image_features and model.mode != "text_only" and model.freeze_image
 
 
-def _on_gpu_if_room(features: ImageFeatures | None, device: torch.device) -> ImageFeatures | None:
-    """The features on the GPU when they fit in a quarter of its free memory: every batch then
-    gathers its rows there, instead of copying them from host memory (ViT-B/32: 150 KB a photo)."""
+def _on_gpu_if_room(features, device: torch.device):
+    """`ImageFeatures` or `TextStates` on the GPU when they fit in a quarter of its free memory: every
+    batch then gathers its rows there, instead of copying them from host memory (ViT-B/32: 150 KB a photo)."""
     if features is None or device.type != "cuda":
         return features
-    size = sum(t.numel() * t.element_size() for t in (features.embeds, features.patches, features.present))
+    size = sum(t.numel() * t.element_size() for t in vars(features).values())
     return features.to(device) if size < torch.cuda.mem_get_info(device)[0] / 4 else features
 
 
@@ -152,11 +155,14 @@ def _on_gpu_if_room(features: ImageFeatures | None, device: torch.device) -> Ima
 # --------------------------------------------------------------------------------------
 
 
-def _model_inputs(batch: dict, device: torch.device, features: ImageFeatures | None) -> dict:
-    inputs = {
-        "input_ids": batch["input_ids"].to(device, non_blocking=True),
-        "attention_mask": batch["attention_mask"].to(device, non_blocking=True),
-    }
+def _model_inputs(
+    batch: dict, device: torch.device, features: ImageFeatures | None, text: TextStates | None = None
+) -> dict:
+    inputs = {"attention_mask": batch["attention_mask"].to(device, non_blocking=True)}
+    if text is not None:
+        inputs["text_states"] = text.batch(batch["indices"], batch["input_ids"].shape[1], device)
+    else:
+        inputs["input_ids"] = batch["input_ids"].to(device, non_blocking=True)
     if features is not None:
         inputs.update(features.batch(batch["indices"], device))
     elif batch["pixel_values"] is not None:
@@ -225,8 +231,11 @@ def predict(
     features: ImageFeatures | None = None,
     config: TrainConfig | None = None,
     progress: bool = False,
+    text_states: TextStates | None = None,
 ) -> Predictions:
-    """Labels, class probabilities, per-patch attention and gate for every row of `dataset`."""
+    """Labels, class probabilities, per-patch attention and gate for every row of `dataset`.
+
+    `features` / `text_states`: the rows' photos / frozen text layers already encoded."""
     config = config or TrainConfig()
     device = next(model.parameters()).device
     if features is not None:
@@ -236,9 +245,9 @@ def predict(
     dtype = autocast_dtype(device, config.mixed_precision)
     model.eval()
     probabilities, targets, attention, gate, losses, rows = [], [], [], [], [], []
-    for batch in tqdm(loader, desc="predicting", disable=not progress, leave=False):
+    for batch in progress_bar(loader, desc="predicting", enabled=progress):
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            output = model(**_model_inputs(batch, device, features))
+            output = model(**_model_inputs(batch, device, features, text_states))
         logits = output.logits.float()
         labels = batch["labels"].to(device)
         losses.append(F.cross_entropy(logits, labels, reduction="none").cpu())
@@ -290,9 +299,10 @@ def evaluate(
     batch_size: int = 64,
     features: ImageFeatures | None = None,
     config: TrainConfig | None = None,
+    text_states: TextStates | None = None,
 ) -> dict[str, float]:
     """Loss, accuracy and macro precision / recall / F1 of `model` on `dataset`."""
-    result = predict(model, dataset, batch_size, features, config)
+    result = predict(model, dataset, batch_size, features, config, text_states=text_states)
     return {"loss": result.loss, **classification_metrics(result.targets, result.labels)}
 
 
@@ -316,6 +326,8 @@ def fit(
     resume: bool = False,
     train_features: ImageFeatures | None = None,
     val_features: ImageFeatures | None = None,
+    train_text: TextStates | None = None,
+    val_text: TextStates | None = None,
     progress: bool = True,
     log=print,
 ) -> pd.DataFrame:
@@ -324,7 +336,9 @@ def fit(
     With `checkpoint_dir`, the model, its config, the label encoder and the optimiser state
     are written after every epoch; `resume=True` continues from what is there.
     Pass `train_features` / `val_features` (from `encode_dataset_images`) to reuse photos
-    already encoded, e.g. by another model over the same frozen image encoder.
+    already encoded, e.g. by another model over the same frozen image encoder; likewise
+    `train_text` / `val_text` (from `mmsent.text_cache.encode_frozen_text`) for the frozen text
+    layers (used when `config.cache_text_layers` and the model has some).
     Columns of the history: epoch, train_loss, val_loss, val_accuracy, val_precision, val_recall,
     val_f1, seconds.
     """
@@ -342,6 +356,14 @@ def fit(
         val_features = _on_gpu_if_room(val_features, device)
     else:
         train_features = val_features = None
+    if config.cache_text_layers and frozen_layer_count(model) is not None:  # frozen layers: once a review
+        if train_text is None:
+            train_text = encode_frozen_text(model, train_set, progress=progress)
+        if val_set is not None and val_text is None:
+            val_text = encode_frozen_text(model, val_set, progress=progress)
+        train_text, val_text = _on_gpu_if_room(train_text, device), _on_gpu_if_room(val_text, device)
+    else:
+        train_text = val_text = None
 
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     optimizer = _optimizer(model, config)
@@ -376,11 +398,11 @@ def fit(
         loader = distributed.shard_loader(loader)
         model.train()
         total_loss, seen = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        bar = progress_bar(loader, desc=f"epoch {epoch + 1}/{config.epochs}", enabled=progress)
         for step, batch in enumerate(bar, start=1):
             labels = batch["labels"].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                logits = net(**_model_inputs(batch, device, train_features)).logits
+                logits = net(**_model_inputs(batch, device, train_features, train_text)).logits
             loss = F.cross_entropy(logits.float(), labels)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -397,7 +419,7 @@ def fit(
         total_loss, seen = distributed.all_sum(float(total_loss), seen)  # over every process's share
         row = {"epoch": epoch + 1, "train_loss": total_loss / max(1, seen)}
         if val_set is not None:
-            metrics = evaluate(model, val_set, features=val_features, config=config)
+            metrics = evaluate(model, val_set, features=val_features, config=config, text_states=val_text)
             row.update({f"val_{name}": value for name, value in metrics.items()})
         row["seconds"] = time.perf_counter() - started
         history.append(row)

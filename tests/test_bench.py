@@ -19,7 +19,7 @@ def bench():
     return module
 
 
-def test_bench_writes_both_ways_and_the_speedup(bench, tmp_path, monkeypatch):
+def test_bench_writes_the_three_ways_and_the_speedups(bench, tmp_path, monkeypatch):
     monkeypatch.setenv("MMSENT_CACHE_DIR", "off")
     out = tmp_path / "bench.json"
     argv = ["--profile", "tiny", "--limit", "32", "--epochs", "1", "--repeats", "2", "--device", "cpu"]
@@ -28,6 +28,11 @@ def test_bench_writes_both_ways_and_the_speedup(bench, tmp_path, monkeypatch):
     for key in ("naive_samples_per_s", "fast_samples_per_s", "speedup", "device", "val_accuracy_gap_points"):
         assert key in report, key
     assert report["speedup"] == pytest.approx(report["fast_samples_per_s"] / report["naive_samples_per_s"])
+    frozen = report["frozen_text_samples_per_s"]
+    assert report["speedup_frozen_over_fast"] == pytest.approx(frozen / report["fast_samples_per_s"])
+    assert report["frozen_text_val_accuracy"] == report["frozen"]["val_accuracy"]
+    # The frozen way trains on the same batches as the fast way: same lengths, same padding.
+    assert report["frozen"]["padding_fraction"] == report["fast"]["padding_fraction"]
     assert report["repeats"] == 2 and len(report["naive"]["val_accuracy_runs"]) == 2
     assert report["fast"]["padding_fraction"] < report["naive"]["padding_fraction"]  # dynamic vs 128
     assert 0.0 <= report["fast_val_accuracy"] <= 1.0

@@ -271,7 +271,10 @@ def test_train_text_layers_picks_the_trainable_text_parameters(encoders, train_t
     assert expected or train_text_layers == 0  # the expected set itself is not empty by mistake
     # Frozen: shared with `encoders` and kept in eval mode; trained: a private copy.
     assert (model.text_model is encoders.text_model) == (train_text_layers == 0)
-    assert model.text_model.training == (train_text_layers != 0)
+    # What is frozen (embeddings, bottom layers) stays in eval mode, without dropout; the rest trains.
+    text = model.text_model
+    modes = [m.training for m in (text.embeddings, *text.encoder.layer)]
+    assert modes == {0: [False] * 3, 1: [False, False, True], None: [True] * 3}[train_text_layers]
 
 
 def test_invalid_settings_are_refused(encoders):

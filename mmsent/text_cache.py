@@ -1,0 +1,204 @@
+"""The frozen bottom of the text encoder, run once per text instead of at every step.
+
+With `train_text_layers=k` (the trainer's default: 2 of MiniLM's 6 layers), the embeddings and
+the bottom `n - k` transformer layers are frozen. They are also kept in eval mode (no dropout, see
+`MultimodalSentimentModel.train`): a frozen part is a fixed feature extractor, like the frozen
+image encoder. So for a given review they always give the same hidden states, and running them
+at every step of every epoch recomputes the same numbers. The photos already get this treatment
+(`mmsent.train.ImageFeatures`); this module does it for the text:
+
+1. `encode_frozen_text` runs the frozen part once per distinct review (token ids + attention
+   mask) and keeps its output hidden states, [tokens, hidden] per review, in a `TextStates`;
+2. each step, `TextStates.batch` pads the batch's states to the batch's length (the collate's
+   dynamic padding) and `top_text_features` runs only the trainable top `k` layers on them,
+   then the same masked mean pooling as the full encoder.
+
+The logits are the same as running the whole encoder, within float rounding (tests/test_text_cache.py).
+States are kept in memory (MiniLM: 1.5 KB a token, about 25 KB a review) and in the disk cache
+of `mmsent.cache`, keyed like the photos: a fingerprint of the frozen weights + a hash of the
+review's token ids (the text as the encoder sees it, after truncation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+
+from mmsent.cache import FORMAT_VERSION, FeatureCache, resolve_cache
+from mmsent.compat import bert_layer_states
+from mmsent.encoders import masked_mean
+from mmsent.progress import progress_bar
+
+if TYPE_CHECKING:
+    from mmsent.data import ReviewDataset
+    from mmsent.models import MultimodalSentimentModel
+
+STATES = "hidden_states"  # the tensor's name in a cache entry
+
+
+def frozen_layer_count(model: MultimodalSentimentModel) -> int | None:
+    """How many bottom layers of `model`'s text encoder are frozen; None when nothing below is frozen
+    (no text branch, or the whole encoder trains)."""
+    if not model.uses_text or model.train_text_layers is None:
+        return None
+    return len(model.text_model.encoder.layer) - model.train_text_layers
+
+
+def frozen_modules(text_model: nn.Module, frozen: int) -> list[nn.Module]:
+    """The embeddings and the bottom `frozen` transformer layers."""
+    return [text_model.embeddings, *text_model.encoder.layer[:frozen]]
+
+
+def text_encoder_key(text_model: nn.Module, frozen: int, kind: str) -> str:
+    """A cache folder name that changes whenever the frozen part's outputs could change.
+
+    ``<name>-<kind><frozen>-<16 hex digits>``: the hash covers the model's name and hub revision,
+    every weight of the embeddings and the `frozen` bottom layers, `kind` (what is stored, e.g.
+    "layers" or "pooled") and the cache's format version.
+    """
+    fingerprint = hashlib.sha256()
+    for module in frozen_modules(text_model, frozen):
+        for tensor in module.state_dict().values():
+            fingerprint.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    name = getattr(text_model.config, "name_or_path", "") or type(text_model).__name__
+    identity = {
+        "name": name,
+        "revision": getattr(text_model.config, "_commit_hash", None),
+        "weights": fingerprint.hexdigest(),
+        "kind": kind,
+        "frozen": frozen,
+        "format": FORMAT_VERSION,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-60:]
+    return f"{readable}-{kind}{frozen}-{digest[:16]}"
+
+
+def token_digest(ids: Sequence[int]) -> str:
+    """SHA-256 of a review's token ids, as 64 hex digits: the text as the encoder sees it."""
+    return hashlib.sha256(torch.tensor(list(ids), dtype=torch.int64).numpy().tobytes()).hexdigest()
+
+
+def additive_mask(attention_mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """[B, L] 1/0 -> [B, 1, 1, L]: 0 where a token is attended, the dtype's minimum on padding.
+
+    The form BERT layers add to their attention scores (eager) or pass to SDPA as `attn_mask`."""
+    return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+
+def run_layers(layers: Sequence[nn.Module], hidden: Tensor, attention_mask: Tensor) -> Tensor:
+    """hidden [B, L, H] through `layers` in order, with attention_mask [B, L] -> [B, L, H]."""
+    mask = additive_mask(attention_mask, hidden.dtype)
+    for layer in layers:
+        hidden = bert_layer_states(layer, hidden, mask)
+    return hidden
+
+
+@torch.no_grad()
+def bottom_states(text_model: nn.Module, input_ids: Tensor, attention_mask: Tensor, frozen: int) -> Tensor:
+    """The frozen part's output: ids, mask [B, L] -> hidden states [B, L, H] after `frozen` layers."""
+    hidden = text_model.embeddings(input_ids=input_ids)
+    return run_layers(text_model.encoder.layer[:frozen], hidden, attention_mask)
+
+
+def top_text_features(
+    text_model: nn.Module, states: Tensor, attention_mask: Tensor, frozen: int | None
+) -> Tensor:
+    """The layers above the bottom `frozen` on their cached output states [B, L, H], then masked
+    mean pooling -> [B, H]: `mmsent.encoders.text_features` on the same reviews, within float rounding."""
+    if frozen is None:
+        raise ValueError("Cached text states need frozen bottom text layers (train_text_layers < all).")
+    hidden = run_layers(text_model.encoder.layer[frozen:], states, attention_mask)
+    return masked_mean(hidden, attention_mask)
+
+
+@dataclass
+class TextStates:
+    """The frozen layers' hidden states for every row of a dataset, looked up by row index.
+
+    states: [tokens, H], the distinct reviews' states one after another; start, length: [rows],
+    where each row's review begins in `states` and how many tokens it has.
+    """
+
+    states: Tensor
+    start: Tensor
+    length: Tensor
+
+    def to(self, device: torch.device) -> TextStates:
+        """The same states on `device`."""
+        return TextStates(self.states.to(device), self.start.to(device), self.length.to(device))
+
+    def batch(self, indices: Tensor, length: int, device: torch.device) -> Tensor:
+        """States of rows `indices` [B], zero-padded to `length` tokens -> [B, length, H] on `device`."""
+        indices = indices.to(self.start.device)
+        positions = torch.arange(length, device=self.start.device)
+        valid = positions < self.length[indices, None]  # [B, length]
+        rows = torch.where(valid, self.start[indices, None] + positions, 0)
+        hidden = torch.where(valid[..., None], self.states[rows], 0.0)
+        return hidden.to(device, non_blocking=True)
+
+
+@torch.no_grad()
+def encode_frozen_text(
+    model: MultimodalSentimentModel,
+    dataset: ReviewDataset,
+    batch_size: int = 64,
+    progress: bool = False,
+    cache: FeatureCache | bool = True,
+) -> TextStates:
+    """Run `model`'s frozen text layers once per distinct review of `dataset` -> `TextStates`.
+
+    Reviews are batched shortest first (little padding); reviews already in the disk cache
+    (`cache`, as for `mmsent.features.image_features`) are read back instead.
+    """
+    frozen = frozen_layer_count(model)
+    if frozen is None:
+        raise ValueError("This model has no frozen text layers: pass train_text_layers < all of them.")
+    text_model = model.text_model
+    for module in frozen_modules(text_model, frozen):
+        module.eval()  # as `MultimodalSentimentModel.train` keeps them: no dropout in fixed features
+    device = next(text_model.parameters()).device
+    distinct = sorted({tuple(ids) for ids in dataset.input_ids}, key=lambda ids: (len(ids), ids))
+    found: dict[tuple[int, ...], Tensor] = {}
+    store = resolve_cache(cache)
+    if store is not None:
+        key = text_encoder_key(text_model, frozen, "layers")
+        entries = {ids: store.digest_entry(key, token_digest(ids)) for ids in distinct}
+        width = text_model.config.hidden_size
+        for ids, entry in entries.items():
+            if (hit := store.load(entry, {STATES: (len(ids), width)})) is not None:
+                found[ids] = hit[STATES]
+    missing = [ids for ids in distinct if ids not in found]
+    batches = range(0, len(missing), batch_size)
+    for start in progress_bar(batches, desc="encoding texts", enabled=progress and bool(batches)):
+        chunk = missing[start : start + batch_size]
+        input_ids = torch.zeros(len(chunk), len(chunk[-1]), dtype=torch.long)
+        attention_mask = torch.zeros_like(input_ids)
+        for row, ids in enumerate(chunk):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention_mask[row, : len(ids)] = 1
+        hidden = bottom_states(text_model, input_ids.to(device), attention_mask.to(device), frozen)
+        hidden = hidden.float().cpu()
+        for row, ids in enumerate(chunk):
+            found[ids] = hidden[row, : len(ids)].clone()
+            if store is not None:
+                store.save(entries[ids], {STATES: found[ids]})
+    return _pack(found, dataset.input_ids)
+
+
+def _pack(found: dict[tuple[int, ...], Tensor], rows: Sequence[Sequence[int]]) -> TextStates:
+    """Concatenate each distinct review's states once and point every row at its review's."""
+    order = list(found)
+    lengths = torch.tensor([len(found[ids]) for ids in order], dtype=torch.long)
+    starts = torch.cumsum(lengths, 0) - lengths
+    place = {ids: i for i, ids in enumerate(order)}
+    which = torch.tensor([place[tuple(ids)] for ids in rows], dtype=torch.long)
+    states = torch.cat([found[ids] for ids in order]) if order else torch.zeros(0, 0)
+    return TextStates(states, starts[which], lengths[which])
