@@ -146,10 +146,13 @@ def stop_clock(device: torch.device, shapes: ShapeLog, started: float) -> float:
 def set_attention(model: MultimodalSentimentModel, implementation: str) -> None:
     """Both encoders' attention: "eager" (softmax(QK^T)V written out) or "sdpa" (fused kernels).
 
-    transformers older than about 4.54 cannot switch a built model: the encoders keep the attention they
-    were built with (`mmsent.compat.set_attention_implementation`)."""
+    Some transformers versions cannot switch a built model (4.x's BertModel): that encoder keeps the
+    attention it was built with, and the bench says so."""
     for encoder in (model.text_model, model.image_model):
-        set_attention_implementation(encoder, implementation)
+        running = set_attention_implementation(encoder, implementation)
+        if running != implementation:
+            print(f"note: this transformers cannot switch {type(encoder).__name__} to {implementation!r} "
+                  f"attention; it runs {running!r}")
 
 
 def naive_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max_steps: int | None = None):

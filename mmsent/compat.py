@@ -10,8 +10,8 @@ notebooks never branch on versions:
   outputs by position, which works whether a version returns a ``ModelOutput`` or a tuple.
 - `bert_hidden_states`: the last hidden states of a BERT-family text encoder.
 - `bert_layer_states`: one BERT layer on hidden states (5.x returns a tensor, 4.x a tuple).
-- `set_attention_implementation`: "eager" or "sdpa" on a built model (``set_attn_implementation``
-  exists from 4.48 on; before it, a model keeps the implementation it was built with).
+- `set_attention_implementation`: "eager" or "sdpa" on a built model, where the installed version
+  can switch one (``set_attn_implementation``); else the model keeps the implementation it was built with.
 - `image_processor_class`: the CLIP image processor class (the names changed in 5.x).
 - `load_clip_tokenizer`: a CLIP tokenizer saved by either generation.
 """
@@ -86,11 +86,13 @@ def attention_implementation(model: nn.Module) -> str:
 def set_attention_implementation(model: nn.Module, implementation: str) -> str:
     """Switch a built transformers model (and its sub-models) to ``implementation`` ("eager" or "sdpa").
 
-    Returns the implementation the model runs afterwards. From transformers 4.48 on it is the one asked
-    for; older versions fix it when the model is built (4.40 has only "eager" for BERT and CLIP), and
-    the model keeps it: the caller reports what ran rather than what was asked for.
+    Returns the implementation the model runs afterwards: the one asked for where the installed
+    transformers can switch a built model of this class (5.x; CLIP from the late 4.5x releases on),
+    else the one it was built with (transformers 4.57's BertModel; everything in 4.40, which has only
+    "eager" for BERT and CLIP). Callers report what ran, not what they asked for.
     """
-    if hasattr(model, "set_attn_implementation"):
+    can_switch = getattr(model, "_can_set_attn_implementation", lambda: False)()
+    if hasattr(model, "set_attn_implementation") and can_switch:
         model.set_attn_implementation(implementation)
     return attention_implementation(model)
 
