@@ -6,6 +6,8 @@ python -m mmsent evaluate --checkpoint reports/latest/checkpoint --data my.csv
 python -m mmsent predict --checkpoint reports/latest/checkpoint --text "Well. It arrived." --image box.png
 python -m mmsent pretrain-clip              # rebuild data/clip-offline
 python -m mmsent make-data                  # regenerate the bundled review set
+python -m mmsent doctor                     # versions, device, profile and known problems, to paste
+python -m mmsent course --repo-url https://github.com/me/mmsent   # point badges and set-up cells at a fork
 
 Bad input (a broken table, photo, checkpoint, flag or MMSENT_* variable) prints `error: ...` saying
 what, where and what to do, and exits with status 2; `--debug` shows the traceback instead.
@@ -21,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from mmsent import validate
+from mmsent import kit_cli, validate
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
 from mmsent.validate import MODES
 
@@ -194,6 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         "--n", type=validate.positive_int, default=2400, help="number of reviews (default 2400)"
     )
     data.add_argument("--seed", type=validate.seed, default=0, help="seed (default 0)")
+    kit_cli.add_parsers(commands)
     for command in commands.choices.values():
         command.add_argument(
             "--debug", action="store_true", help="on an error, show the Python traceback"
@@ -452,6 +455,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "pretrain-clip": cmd_pretrain_clip,
     "make-data": cmd_make_data,
+    **kit_cli.COMMANDS,
 }
 
 

@@ -20,6 +20,8 @@ import os
 import platform
 import random
 import re
+import subprocess
+import sys
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 REPO_URL = "https://github.com/mmsent-course/mmsent"
 REPO_BRANCH = "main"
 COLAB_CLONE_DIR = "/content/mmsent"  # where the setup cell clones the repository on Colab
+INSTALLED_MARKER = ".mmsent-installed"  # written into the clone once pip has installed it
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 
 DEVICE_ENV = "MMSENT_DEVICE"  # "cpu", "cuda", "cuda:1", "mps": overrides the automatic choice
@@ -41,7 +44,8 @@ BUDGETS = ("cpu", "gpu")
 
 _SETUP_CELL_TEMPLATE = """\
 # Set-up: the same first cell in every notebook.
-# On Colab it downloads and installs the course kit (about a minute); locally it installs nothing.
+# On Colab it downloads and installs the course kit, once per session (about a minute), and keeps
+# the packages Colab already has; locally it installs nothing.
 # Then it picks the device and the profile, seeds everything and prints the versions.
 import importlib
 import os
@@ -52,10 +56,12 @@ if "google.colab" in sys.modules:  # running on Colab
     if not os.path.isdir("{clone_dir}"):
         subprocess.run(["git", "clone", "--quiet", "--depth=1", "--branch={branch}",
                         "{repo_url}", "{clone_dir}"], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-U", "-e", "{clone_dir}"],
-                       check=True)
-    sys.path.insert(0, "{clone_dir}")
-    importlib.invalidate_caches()
+    if "{clone_dir}" not in sys.path:
+        sys.path.insert(0, "{clone_dir}")
+        importlib.invalidate_caches()
+    from mmsent.course import install_on_colab
+
+    install_on_colab("{clone_dir}")
     os.chdir("{clone_dir}/notebooks")
 
 from mmsent.course import setup
@@ -63,17 +69,61 @@ from mmsent.course import setup
 device, profile = setup()"""
 
 
-def setup_cell_source(repo_url: str = REPO_URL, branch: str = REPO_BRANCH) -> str:
+def setup_cell_source(
+    repo_url: str = REPO_URL, branch: str = REPO_BRANCH, clone_dir: str = COLAB_CLONE_DIR
+) -> str:
     """The text of the first code cell of every notebook, for the repository `repo_url` at `branch`.
 
-    It is plain Python (no `!pip` magics), because it must run before `mmsent` is importable.
-    `pip install -U` only upgrades a dependency when the installed version is below our lower bound
-    (pip's default "only-if-needed" strategy), so Colab keeps its own CUDA build of torch.
+    It is plain Python (no `!pip` magics), because it must run before `mmsent` is importable: on Colab
+    it clones the repository into `clone_dir` (unless it is there already) and calls
+    `install_on_colab`, from the clone.
     """
-    return _SETUP_CELL_TEMPLATE.format(repo_url=repo_url, branch=branch, clone_dir=COLAB_CLONE_DIR)
+    return _SETUP_CELL_TEMPLATE.format(repo_url=repo_url, branch=branch, clone_dir=clone_dir)
 
 
 SETUP_CELL = setup_cell_source()
+
+
+def installed_versions() -> dict[str, str]:
+    """{distribution name: version} of every installed Python distribution."""
+    return {dist.metadata["Name"]: dist.version for dist in metadata.distributions()}
+
+
+def restart_notice(before: dict[str, str], after: dict[str, str] | None = None) -> str | None:
+    """What to tell the learner when an install replaced a package this process has already imported.
+
+    `before` / `after`: `installed_versions()` around the install (`after` defaults to now). Python keeps
+    the old version of an imported package until the runtime restarts, so mixing it with new code
+    fails in odd ways. Returns None when no imported package changed.
+    """
+    after = installed_versions() if after is None else after
+    owners = metadata.packages_distributions()  # top-level module -> the distributions providing it
+    imported = {dist for module in list(sys.modules) if "." not in module for dist in owners.get(module, ())}
+    replaced = sorted(name for name in imported if name in before and before[name] != after.get(name))
+    if not replaced:
+        return None
+    changes = ", ".join(f"{name} {before[name]} -> {after.get(name, 'removed')}" for name in replaced)
+    return (f"Restart needed: pip replaced {changes}, already imported by this runtime. "
+            "Choose Runtime > Restart session, then run this cell again (it will not install twice).")
+
+
+def install_on_colab(clone_dir: str | Path = COLAB_CLONE_DIR) -> None:
+    """pip-install the kit cloned in `clone_dir`, once per runtime, keeping what the runtime already has.
+
+    `pip install -e` without `-U`: pip adds what is missing and replaces a package only when its version
+    is outside the kit's bounds (pyproject.toml), so Colab's own torch (its CUDA build), transformers
+    and ipywidgets stay. If pip did replace a package the runtime had already imported, this prints
+    `restart_notice`. A marker file in the clone makes a second call do nothing.
+    """
+    marker = Path(clone_dir) / INSTALLED_MARKER
+    if marker.exists():
+        return
+    before = installed_versions()
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", str(clone_dir)], check=True)
+    marker.touch()
+    notice = restart_notice(before)
+    if notice:
+        print(notice)
 
 
 def _repo_slug(repo_url: str = REPO_URL) -> str:
@@ -95,16 +145,16 @@ def _notebook_relpath(notebook_path: str | Path) -> str:
     return relpath
 
 
-def colab_url(notebook_path: str | Path) -> str:
+def colab_url(notebook_path: str | Path, repo_url: str = REPO_URL, branch: str = REPO_BRANCH) -> str:
     """The address that opens `notebook_path` (e.g. 'notebooks/00_welcome_and_setup.ipynb') on Colab."""
     relpath = _notebook_relpath(notebook_path)
-    return f"https://colab.research.google.com/github/{_repo_slug()}/blob/{REPO_BRANCH}/{relpath}"
+    return f"https://colab.research.google.com/github/{_repo_slug(repo_url)}/blob/{branch}/{relpath}"
 
 
-def colab_badge(notebook_path: str | Path) -> str:
+def colab_badge(notebook_path: str | Path, repo_url: str = REPO_URL, branch: str = REPO_BRANCH) -> str:
     """The "Open in Colab" badge (markdown) for a notebook; its path is relative to the repository root."""
     badge = "https://colab.research.google.com/assets/colab-badge.svg"
-    return f"[![Open In Colab]({badge})]({colab_url(notebook_path)})"
+    return f"[![Open In Colab]({badge})]({colab_url(notebook_path, repo_url, branch)})"
 
 
 def notebook_metadata() -> dict[str, Any]:
@@ -127,7 +177,10 @@ def notebook_header(notebook_path: str | Path) -> tuple[str, str]:
     return title, goal
 
 
-def toc_markdown(notebooks_dir: str | Path = NOTEBOOKS_DIR, link_prefix: str = "notebooks/") -> str:
+def toc_markdown(
+    notebooks_dir: str | Path = NOTEBOOKS_DIR, link_prefix: str = "notebooks/",
+    repo_url: str = REPO_URL, branch: str = REPO_BRANCH,
+) -> str:
     """The table of notebooks (markdown) for the README: number, linked title, goal and Colab badge.
 
     Generated from the notebooks themselves (title and `**Goal:**` line), so it cannot drift from them;
@@ -136,9 +189,52 @@ def toc_markdown(notebooks_dir: str | Path = NOTEBOOKS_DIR, link_prefix: str = "
     lines = ["| # | Notebook | Goal | Colab |", "|---|---|---|---|"]
     for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
         title, goal = notebook_header(path)
-        badge = colab_badge(f"notebooks/{path.name}")
+        badge = colab_badge(f"notebooks/{path.name}", repo_url, branch)
         lines.append(f"| {path.name[:2]} | [{title}]({link_prefix}{path.name}) | {goal} | {badge} |")
     return "\n".join(lines)
+
+
+def retarget(repo_url: str, branch: str = REPO_BRANCH, root: str | Path = REPO_DIR) -> list[Path]:
+    """Point the course at another repository (a fork): every badge, set-up cell and the README's table.
+
+    Rewrites, under the checkout `root`: `REPO_URL` / `REPO_BRANCH` in mmsent/course.py, the badge
+    (second cell) and the set-up cell (first code cell) of every notebook, and the table of notebooks
+    in README.md. `repo_url` must be a GitHub address (Colab opens notebooks from GitHub). Returns the
+    files it changed; running it again with the old address restores them exactly.
+    """
+    from mmsent.errors import UsageError
+
+    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repo_url):
+        raise UsageError(f"repository address {repo_url!r}: give it as https://github.com/OWNER/NAME "
+                         "(Colab opens notebooks from GitHub).")
+    if not re.fullmatch(r"[\w./-]+", branch):
+        raise UsageError(f"branch {branch!r}: use letters, digits and . _ / - only.")
+    root = Path(root)
+    changed = []
+
+    def write(path: Path, text: str) -> None:
+        if path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+
+    code = (root / "mmsent" / "course.py").read_text(encoding="utf-8")
+    code = re.sub(r'^REPO_URL = ".*"$', f'REPO_URL = "{repo_url}"', code, count=1, flags=re.MULTILINE)
+    write(root / "mmsent" / "course.py",
+          re.sub(r'^REPO_BRANCH = ".*"$', f'REPO_BRANCH = "{branch}"', code, count=1, flags=re.MULTILINE))
+    for path in sorted((root / "notebooks").rglob("*.ipynb")):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        relpath = path.relative_to(root).as_posix()
+        badge = colab_badge(relpath, repo_url, branch)
+        cells = notebook["cells"]
+        first_code = next(cell for cell in cells if cell["cell_type"] == "code")
+        cells[1]["source"] = badge.splitlines(keepends=True)
+        first_code["source"] = setup_cell_source(repo_url, branch).splitlines(keepends=True)
+        write(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    table = toc_markdown(root / "notebooks", repo_url=repo_url, branch=branch)
+    table_block = re.compile(r"(<!-- NOTEBOOKS -->\n)(\|.*\n)+")
+    write(root / "README.md", table_block.sub(lambda found: found.group(1) + table + "\n", readme))
+    return changed
 
 
 # -- devices, seeds, budgets ------------------------------------------------------------------------
@@ -246,16 +342,22 @@ def setup(
 ) -> tuple[torch.device, str]:
     """Start a notebook: pick the device and the profile, seed everything, print the versions.
 
+    The versions block is the short form of ``python -m mmsent doctor``: it ends with every known
+    problem of this environment and its fix (`mmsent.doctor.problems`).
+
     `device`: 'cuda', 'mps' or 'cpu' (default: `MMSENT_DEVICE`, else the best available).
     `profile`: 'full', 'offline' or 'tiny' (default: `MMSENT_PROFILE`, else 'full' with internet and a
-    GPU, 'offline' otherwise; see `mmsent.encoders.resolve_profile`). Returns `(device, profile)`.
+    GPU, 'offline' otherwise; see `mmsent.encoders.choose_profile`). Returns `(device, profile)`.
     """
     global _chosen_device
-    from mmsent.encoders import resolve_profile
+    from mmsent.doctor import problems
+    from mmsent.encoders import choose_profile
 
     _chosen_device = pick_device(device)
-    chosen_profile = resolve_profile(profile)
+    chosen_profile, reason = choose_profile(profile)
     seed_everything(seed)
     if verbose:
-        show_versions(_chosen_device, chosen_profile, seed)
+        show_versions(_chosen_device, f"{chosen_profile} ({reason})", seed)
+        print("\n".join(f"problem: {problem}" for problem in problems())
+              or "no known problem (python -m mmsent doctor for the full report)")
     return _chosen_device, chosen_profile

@@ -115,22 +115,33 @@ def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> tuple[bool, str]:
     return result[0] if result else (False, f"no answer from {url} within {timeout:.0f} s")
 
 
-def resolve_profile(profile: str | None = None) -> str:
-    """Pick the encoder profile: ``profile`` argument > ``MMSENT_PROFILE`` > automatic.
+def choose_profile(profile: str | None = None) -> tuple[str, str]:
+    """Pick the encoder profile, and say why: ``profile`` argument > ``MMSENT_PROFILE`` > automatic.
 
     Automatic is ``full`` only when a CUDA GPU is present AND the hub is reachable (checked with a
     ~2 s timeout), else ``offline``: real BERT-base + ViT-B/32 training is impractical on a CPU.
-    Raises `UsageError` (a ValueError) for a name not in `PROFILES`.
+    Returns (profile, reason), e.g. ``("offline", "automatic: no CUDA GPU")``. Raises `UsageError`
+    (a ValueError) for a name not in `PROFILES`.
     """
     chosen = profile or os.environ.get(PROFILE_ENV) or None
     if chosen is None:
-        return "full" if torch.cuda.is_available() and hub_reachable()[0] else "offline"
+        if not torch.cuda.is_available():
+            return "offline", "automatic: no CUDA GPU"
+        reachable, why_not = hub_reachable()
+        if not reachable:
+            return "offline", f"automatic: a CUDA GPU, but the Hugging Face hub is out of reach ({why_not})"
+        return "full", "automatic: a CUDA GPU and the Hugging Face hub"
+    source = "argument" if profile else f"environment variable {PROFILE_ENV}"
     chosen = chosen.strip().lower()
     if chosen not in PROFILES:
-        source = "argument" if profile else f"environment variable {PROFILE_ENV}"
         raise UsageError(f"Unknown encoder profile {chosen!r} (from the {source}); "
                          f"choose one of {', '.join(PROFILES)}.")
-    return chosen
+    return chosen, f"set by the {source}"
+
+
+def resolve_profile(profile: str | None = None) -> str:
+    """The profile `choose_profile` picks, without the reason."""
+    return choose_profile(profile)[0]
 
 
 # --- image processor ------------------------------------------------------------------------------

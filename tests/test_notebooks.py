@@ -8,13 +8,11 @@ explained for authors in notebooks/README.md. Running the notebooks themselves i
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import nbformat
@@ -298,31 +296,6 @@ def test_setup_cell_installs_nothing_locally(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == f"{str(tmp_path)!r} cpu tiny"
     assert "torch" in result.stdout and "profile" in result.stdout  # the versions block
-
-
-def test_setup_cell_on_colab_clones_installs_and_moves_to_the_notebooks(monkeypatch):
-    importlib.import_module("mmsent.encoders")  # the heavy imports first, before the patches below
-    calls = []
-    is_dir = os.path.isdir
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(subprocess, "run", lambda args, **kwargs: calls.append(args))
-    monkeypatch.setattr(os.path, "isdir", lambda path: path != course.COLAB_CLONE_DIR and is_dir(path))
-    monkeypatch.setattr(os, "chdir", lambda path: calls.append(["chdir", path]))
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(course, "_chosen_device", None)
-    monkeypatch.setenv("MMSENT_PROFILE", "tiny")
-    namespace = {}
-    exec(course.SETUP_CELL, namespace)
-    clone, install, chdir = calls
-    assert clone[:2] == ["git", "clone"] and clone[-2:] == [course.REPO_URL, course.COLAB_CLONE_DIR]
-    assert f"--branch={course.REPO_BRANCH}" in clone
-    assert install[:4] == [sys.executable, "-m", "pip", "install"] and install[-2:] == [
-        "-e",
-        course.COLAB_CLONE_DIR,
-    ]
-    assert "torch" not in " ".join(install)  # Colab's CUDA build of torch is kept
-    assert chdir == ["chdir", f"{course.COLAB_CLONE_DIR}/notebooks"]
-    assert namespace["profile"] == "tiny"
 
 
 def test_colab_badge_points_at_the_notebook_on_the_branch():

@@ -1,0 +1,116 @@
+"""`python -m mmsent doctor` (the report a learner pastes) and `python -m mmsent course` (host a fork)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from importlib import metadata
+
+import pytest
+
+from mmsent import cli, course, doctor
+from mmsent.paths import REPO_DIR
+
+# --- doctor ----------------------------------------------------------------------------------------
+
+
+def test_doctor_reports_versions_profile_models_and_cache(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    (cache / "clip").mkdir(parents=True)
+    (cache / "clip" / "entry.safetensors").write_bytes(b"\0" * 2**20)
+    monkeypatch.setenv("MMSENT_CACHE_DIR", str(cache))
+    monkeypatch.setenv("MMSENT_PROFILE", "tiny")
+    assert cli.main(["doctor"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split("  ")[0]: line.split("  ", 1)[1].strip() for line in lines if "  " in line}
+    expected = ["python", "platform", "torch", "CUDA", "MPS", "CPU threads", "transformers", "mmsent",
+                "device", "profile", "offline models", "data folder", "feature cache"]
+    assert list(rows) == expected
+    assert rows["transformers"] == metadata.version("transformers")
+    assert rows["profile"] == "tiny (set by the environment variable MMSENT_PROFILE)"
+    assert rows["offline models"].startswith("load (text 22.7 M parameters")  # all-MiniLM-L6-v2
+    assert rows["feature cache"] == f"{cache} (1.0 MiB in 1 files)"
+    assert lines[-1] == "no known problem"
+
+
+def test_doctor_names_each_problem_with_its_fix(monkeypatch):
+    real_version = metadata.version
+    monkeypatch.setattr(metadata, "version",
+                        lambda name: "4.39.0" if name == "transformers" else real_version(name))
+    monkeypatch.setattr(doctor.platform, "python_version_tuple", lambda: ("3", "9", "18"))
+    found = doctor.problems()
+    assert found[0].startswith("Python 3.9 is not one the kit is tested on (3.11, 3.12)")
+    assert found[1:] == [
+        'transformers 4.39.0 is outside the tested range >=4.40: pip install "transformers>=4.40"'
+    ]
+
+
+def test_doctor_exits_1_and_says_why_when_the_offline_models_do_not_load(monkeypatch, capsys):
+    from mmsent import encoders
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("The offline CLIP checkpoint is missing: build it with pretrain-clip")
+
+    monkeypatch.setattr(encoders, "_load_offline", missing)
+    monkeypatch.setenv("MMSENT_CACHE_DIR", "off")
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "offline models  do not load" in out and "feature cache   off" in out
+    assert "problem: the offline models do not load: FileNotFoundError: The offline CLIP checkpoint" in out
+
+
+# --- course: point the course at a fork ------------------------------------------------------------
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A copy of the files the course command rewrites."""
+    root = tmp_path / "checkout"
+    shutil.copytree(REPO_DIR / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_*"))
+    (root / "mmsent").mkdir()
+    shutil.copy2(REPO_DIR / "mmsent" / "course.py", root / "mmsent" / "course.py")
+    shutil.copy2(REPO_DIR / "README.md", root / "README.md")
+    return root
+
+
+def _load_course(path):
+    spec = importlib.util.spec_from_file_location("forked_course", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_course_command_points_badges_and_setup_cells_at_a_fork_and_back(checkout, capsys):
+    files = sorted(path for path in checkout.rglob("*") if path.is_file())
+    originals = {path: path.read_bytes() for path in files}
+    slug = course.REPO_URL.removeprefix("https://github.com/").encode()  # in URLs and in badges
+    addressed = [path for path in files if slug in originals[path]]
+    assert len(addressed) == 19  # course.py, README.md and the 17 notebooks (solutions included)
+    fork = "https://github.com/someone/mmsent-spring"
+    assert cli.main(["course", "--repo-url", fork, "--branch", "spring", "--root", str(checkout)]) == 0
+    assert f"{len(addressed)} files now point at {fork}" in capsys.readouterr().out
+
+    forked = _load_course(checkout / "mmsent" / "course.py")
+    assert (forked.REPO_URL, forked.REPO_BRANCH) == (fork, "spring")
+    notebooks = sorted((checkout / "notebooks").rglob("*.ipynb"))
+    for path in notebooks:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        code = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+        assert code[0] == forked.SETUP_CELL and "--branch=spring" in code[0], path.name
+        assert "".join(cells[1]["source"]) == forked.colab_badge(path.relative_to(checkout).as_posix())
+    readme = (checkout / "README.md").read_text(encoding="utf-8").splitlines()
+    assert set(forked.toc_markdown(checkout / "notebooks").splitlines()) <= set(readme)
+    assert not [path for path in files if slug in path.read_bytes()]  # nothing left over
+
+    assert cli.main(["course", "--repo-url", course.REPO_URL, "--root", str(checkout)]) == 0
+    assert {path: path.read_bytes() for path in files} == originals  # and back, byte for byte
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--repo-url", "git@github.com:me/fork.git"], "give it as https://github.com/OWNER/NAME"),
+    (["--repo-url", "https://github.com/me/fork", "--branch", "a b"], "branch 'a b'"),
+])
+def test_course_command_refuses_addresses_colab_cannot_open(checkout, capsys, argv, message):
+    assert cli.main(["course", *argv, "--root", str(checkout)]) == 2
+    assert message in capsys.readouterr().err
