@@ -109,6 +109,21 @@ def _parser() -> argparse.ArgumentParser:
         help="fine-tune CLIP's vision tower too (default: frozen, its features computed once and cached)",
     )
     train.add_argument(
+        "--global-embedding",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give the fusion classifier CLIP's pooled image embedding beside the attended patches "
+        "(a shortcut around the attention); --no-global-embedding: the patches only (default: on)",
+    )
+    train.add_argument(
+        "--attention-loss-weight",
+        type=validate.non_negative_float,
+        default=0.0,
+        help="weight of the extra loss that teaches the fusion model's attention to look at the damage "
+        "in the training photos (masks from the bundled data's generator; never used to predict); 0 = off "
+        "(default 0)",
+    )
+    train.add_argument(
         "--max-length", type=validate.positive_int, default=128, help="longest review in tokens (default 128)"
     )
     train.add_argument(
@@ -229,6 +244,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
 
     from mmsent import distributed, viz
     from mmsent import train as training
+    from mmsent.attention_check import damage_lift, damage_targets
     from mmsent.data import ReviewDataset, load_reviews, split_table
     from mmsent.encoders import load_encoders, resolve_profile
     from mmsent.heldout import save_split_record
@@ -266,6 +282,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
         head_lr=args.head_lr,
         max_length=args.max_length,
         seed=args.seed,
+        attention_loss_weight=args.attention_loss_weight,
     )
     text_layers = None if args.train_text_layers < 0 else args.train_text_layers
 
@@ -288,6 +305,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
             mode=mode,
             train_text_layers=text_layers,
             freeze_image=not args.train_image_encoder,
+            global_embedding=args.global_embedding,
         )
         model.to(device)
         if mode != "text_only" and features is None and model.freeze_image:
@@ -297,6 +315,10 @@ def _train(args: argparse.Namespace, report: Path) -> int:
                     for name, ds in datasets.items()
                 }
         split_features = features if mode != "text_only" and features is not None else {}
+        train_set, test_set = datasets["train"], datasets["test"]
+        targets = None  # where the attention should look in each training photo (bundled data only)
+        if mode == "fusion" and args.attention_loss_weight > 0:
+            targets = damage_targets(train_set.frame, train_set.image_paths, encoders.num_patches)
         history = training.fit(
             model,
             datasets["train"],
@@ -306,19 +328,25 @@ def _train(args: argparse.Namespace, report: Path) -> int:
             label_encoder=table.label_encoder,
             train_features=split_features.get("train"),
             val_features=split_features.get("val"),
+            attention_targets=targets,
             progress=not args.no_progress,
         )
         validate.check_history(history, mode)
         result = training.predict(model, datasets["test"], features=split_features.get("test"), config=config)
         metrics[mode] = training.classification_metrics(result.targets, result.labels)
         say(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics[mode].items()))
+        if mode == "fusion":  # does its attention point at the damage? (None: no masks for these photos)
+            lift, measured = damage_lift(test_set.frame, result.attention, test_set.image_paths)
+            metrics[mode]["attention_lift"] = round(lift, 3) if measured else None
         if main:
             history.to_csv(report / f"history_{mode}.csv", index=False)
             viz.plot_history(history, f"Training curves: {mode} ({profile} profile)").savefig(
                 report / f"curves_{mode}.png", dpi=120
             )
             if mode == "fusion":
-                _fusion_pictures(viz, training, result, datasets["test"], classes, report)
+                _fusion_pictures(
+                    viz, training, result, datasets["test"], classes, report, metrics[mode]["attention_lift"]
+                )
 
     seconds = time.perf_counter() - started
     metrics["run"] = {
@@ -337,7 +365,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
         return 0
     (report / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     if len(modes) > 1:
-        scores = {m: metrics[m] for m in modes}
+        scores = {m: {k: v for k, v in metrics[m].items() if k != "attention_lift"} for m in modes}
         viz.plot_metric_table(scores, "Test metrics: fusion against each modality alone").savefig(
             report / "ablation.png", dpi=120
         )
@@ -345,7 +373,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
     return 0
 
 
-def _fusion_pictures(viz, training, result, test_set, classes, report: Path) -> None:
+def _fusion_pictures(viz, training, result, test_set, classes, report: Path, lift: float | None) -> None:
     """Confusion matrix and a grid of attention heat maps over test photos."""
     import numpy as np
 
@@ -368,9 +396,14 @@ def _fusion_pictures(viz, training, result, test_set, classes, report: Path) -> 
             f"{viz.plain_text(frame.loc[i, 'text'], 34)}\ntrue {classes[result.targets[i]]}, "
             f"pred {classes[result.labels[i]]}, gate {result.gate[i]:.2f}"
         )
+    pointing = (
+        f"attention lift on the damage {lift:.2f} (1 = no preference)"
+        if lift is not None
+        else "attention lift on the damage: not measured (no damage masks for these photos)"
+    )
     suptitle = (
         "Attention over the photo's patches: the test reviews that used their photo most "
-        "(highest gate) first, the 4 that used it least last"
+        f"(highest gate) first, the 4 that used it least last\n{pointing}"
     )
     viz.attention_grid(images, weights, titles, suptitle=suptitle).savefig(report / "attention.png", dpi=120)
 
@@ -382,6 +415,9 @@ def _summary(metrics: dict, modes: list[str]) -> None:
         lines.append(
             f"{mode:<12} {m['accuracy']:8.3f} {m['precision']:10.3f} {m['recall']:7.3f} {m['f1']:6.3f}"
         )
+    lift = metrics.get("fusion", {}).get("attention_lift")
+    if lift is not None:
+        lines.append(f"fusion attention lift on the damage: {lift:.2f} (1 = no preference)")
     lines.append(f"\n{metrics['run']['seconds']:.0f} s")
     print("\n".join(lines))
 

@@ -369,16 +369,22 @@ class MultimodalSentimentModel(nn.Module):
     - text branch: `text_model` (BERT-family) -> masked mean of last_hidden_state [B, text_dim]
       -> `text_proj` [B, dim].
     - image branch: `image_model` (CLIP) -> image_embeds [B, embed_dim] and patch tokens
-      [B, P, image_dim]; `cross_attention` over the patches -> attended [B, dim] + gate [B, 1];
-      `image_proj`(image_embeds) [B, dim]. Both image vectors are multiplied by the gate:
-      the patches give "where" (the heat map), CLIP's projected embedding gives a strong
-      global "what" (it was trained to match captions like "a cracked phone").
+      [B, P, image_dim]; `cross_attention` over the patches -> attended [B, dim] + gate [B, 1].
+      With `global_embedding=True`, also `image_proj`(image_embeds) [B, dim], CLIP's pooled
+      embedding (a strong global "what": it was trained to match captions like "a cracked
+      phone"). Every image vector is multiplied by the gate.
     - classifier: dropout -> MLP on the concatenation of the branch outputs.
 
-    fusion:     query = the pooled text;  classifier([text_proj, gate * attended, gate * image_proj])
+    fusion:     query = the pooled text;  classifier([text_proj, gate * attended (, gate * image_proj)])
     text_only:  classifier([text_proj])                      (no image parts at all)
-    image_only: query = a learned vector; classifier([gate * attended, gate * image_proj])
+    image_only: query = a learned vector; classifier([gate * attended (, gate * image_proj)])
                 (no text parts; the gate then means "how informative this photo looks")
+
+    `global_embedding`: True (default) gives the classifier CLIP's pooled embedding beside the
+    attended patches. That is a shortcut, and the model takes it: the photo's verdict flows
+    through the pooled embedding and the attention spreads out instead of pointing (notebook
+    07 measures it). False leaves the attended patches as the photo's only way in. Either way,
+    `fit(attention_targets=...)` can teach the attention where to look.
 
     Freezing: `freeze_image=True` (default) freezes CLIP and keeps it in eval mode even
     after `model.train()`. `train_text_layers`: None fine-tunes the whole text encoder, 0
@@ -400,6 +406,7 @@ class MultimodalSentimentModel(nn.Module):
         dim: int = 256,
         num_heads: int = 4,
         dropout: float = 0.1,
+        global_embedding: bool = True,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -414,6 +421,7 @@ class MultimodalSentimentModel(nn.Module):
         self.dim = dim
         self.num_heads = num_heads
         self.dropout_p = dropout
+        self.global_embedding = global_embedding
         self.uses_text = mode != "image_only"
         self.uses_image = mode != "text_only"
 
@@ -428,8 +436,10 @@ class MultimodalSentimentModel(nn.Module):
             if not self.uses_text:  # image_only: nothing to ask with, so learn the question
                 self.image_query = nn.Parameter(torch.randn(dim) * 0.02)
             self.cross_attention = CrossModalAttention(query_dim, encoders.image_dim, dim, num_heads, dropout)
-            self.image_proj = nn.Linear(encoders.image_embed_dim, dim)
-            features_dim += 2 * dim
+            features_dim += dim
+            if global_embedding:
+                self.image_proj = nn.Linear(encoders.image_embed_dim, dim)
+                features_dim += dim
         self.dropout = nn.Dropout(dropout)
         self.classifier = mlp(features_dim, dim, num_classes, dropout)
         self.train()  # puts the frozen encoders in eval mode right away
@@ -446,6 +456,7 @@ class MultimodalSentimentModel(nn.Module):
             "dim": self.dim,
             "num_heads": self.num_heads,
             "dropout": self.dropout_p,
+            "global_embedding": self.global_embedding,
             "text_encoder": self.encoders.text_name,
             "image_encoder": self.encoders.image_name,
         }
@@ -467,7 +478,9 @@ class MultimodalSentimentModel(nn.Module):
             "dim",
             "num_heads",
             "dropout",
+            "global_embedding",
         )
+        config = {"global_embedding": True, **config}  # saved before the option existed: it had the path
         return cls(encoders, **{key: config[key] for key in arguments if key in config})
 
     def train(self, mode: bool = True) -> MultimodalSentimentModel:
@@ -539,7 +552,9 @@ class MultimodalSentimentModel(nn.Module):
         elif len(query) != len(patch_tokens):
             raise ValueError(f"{len(patch_tokens)} images for {len(query)} texts: one of each per review.")
         cross = self.cross_attention(query, patch_tokens, image_present)
-        parts += [cross.gate * cross.attended, cross.gate * self.image_proj(image_embeds)]
+        parts.append(cross.gate * cross.attended)
+        if self.global_embedding:
+            parts.append(cross.gate * self.image_proj(image_embeds))
         logits = self.classifier(self.dropout(torch.cat(parts, dim=-1)))
         return SentimentOutput(logits, cross.attention_weights, cross.gate)
 
@@ -562,7 +577,7 @@ class MultimodalSentimentModel(nn.Module):
                     "For a batch without any photo, pass image_present with all False."
                 )
             # No photo in the whole batch: zero placeholders, which the gate switches off.
-            parameter = self.image_proj.weight
+            parameter = self.cross_attention.key.weight
             size = len(image_present)
             image_embeds = parameter.new_zeros(size, self.encoders.image_embed_dim)
             patch_tokens = parameter.new_zeros(size, self.encoders.num_patches, self.encoders.image_dim)

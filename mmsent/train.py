@@ -57,6 +57,7 @@ class TrainConfig:
     group_by_length: bool = True  # batches of similar length waste less padding
     mixed_precision: str = "auto"  # "auto" (bf16/fp16 on CUDA, off on CPU), "bf16", "fp16", "no"
     num_workers: int = 0
+    attention_loss_weight: float = 1.0  # only with fit(attention_targets=...): see _attention_loss
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -328,6 +329,7 @@ def fit(
     val_features: ImageFeatures | None = None,
     train_text: TextStates | None = None,
     val_text: TextStates | None = None,
+    attention_targets: torch.Tensor | None = None,
     progress: bool = True,
     log=print,
 ) -> pd.DataFrame:
@@ -339,6 +341,9 @@ def fit(
     already encoded, e.g. by another model over the same frozen image encoder; likewise
     `train_text` / `val_text` (from `mmsent.text_cache.encode_frozen_text`) for the frozen text
     layers (used when `config.cache_text_layers` and the model has some).
+    `attention_targets` [train rows, patches] (e.g. `mmsent.attention_check.damage_targets`):
+    where the attention should look in each training photo, rows summing to 1 (all zeros: no
+    target); adds `config.attention_loss_weight` x `_attention_loss` to the loss. Training only.
     Columns of the history: epoch, train_loss, val_loss, val_accuracy, val_precision, val_recall,
     val_f1, seconds.
     """
@@ -402,8 +407,12 @@ def fit(
         for step, batch in enumerate(bar, start=1):
             labels = batch["labels"].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                logits = net(**_model_inputs(batch, device, train_features, train_text)).logits
-            loss = F.cross_entropy(logits.float(), labels)
+                output = net(**_model_inputs(batch, device, train_features, train_text))
+            loss = F.cross_entropy(output.logits.float(), labels)
+            if attention_targets is not None:
+                targets = attention_targets[batch["indices"]].to(device, non_blocking=True)
+                attention_loss = _attention_loss(output.attention_weights, targets)
+                loss = loss + config.attention_loss_weight * attention_loss
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -429,6 +438,20 @@ def fit(
         if main:
             log(_epoch_line(row, config.epochs))
     return pd.DataFrame(history)
+
+
+def _attention_loss(weights: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy from the target maps to the attention, over the rows that have a target.
+
+    weights [B, P] (attention, rows sum to 1); targets [B, P] (rows sum to 1, or all zeros).
+    -sum_p target_p log weight_p is smallest when the attention matches the target: it teaches
+    the layer where to look. Rows without a target add nothing; 0 when no row has one.
+    """
+    has_target = targets.sum(dim=1) > 0
+    if not bool(has_target.any()):
+        return weights.new_zeros(())
+    log_weights = weights.float()[has_target].clamp_min(1e-8).log()
+    return -(targets[has_target] * log_weights).sum(dim=1).mean()
 
 
 def _epoch_line(row: dict, epochs: int) -> str:

@@ -55,6 +55,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (loss weights, where 0 turns the term off)."""
+    value = _parse(text, float, "a number")
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0, got {text!r}")
+    return value
+
+
 def text_layers(text: str) -> int:
     """-1 (all layers), 0 (frozen) or a positive count; the upper bound is checked against the encoder."""
     value = _parse(text, int, "an integer")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import pytest
 
 from mmsent import cli
+from mmsent.data.synth import generate_reviews
 
 REPORT_FILES = {
     "metrics.json", "ablation.png", "attention.png", "confusion.png", "skipped_rows.txt", "skipped_rows.csv",
@@ -32,8 +34,10 @@ def test_train_writes_metrics_plots_problems_and_checkpoint(trained):
     assert REPORT_FILES <= {path.name for path in report.iterdir()}
     metrics = json.loads((report / "metrics.json").read_text())
     for model in ("fusion", "text_only", "image_only"):
-        assert set(metrics[model]) == {"accuracy", "precision", "recall", "f1"}
-        assert all(0.0 <= value <= 1.0 for value in metrics[model].values())
+        scores = {k: v for k, v in metrics[model].items() if k != "attention_lift"}
+        assert set(scores) == {"accuracy", "precision", "recall", "f1"}
+        assert all(0.0 <= value <= 1.0 for value in scores.values())
+    assert metrics["fusion"]["attention_lift"] is None  # these photos have no damage masks
     assert metrics["run"]["row_problems"] == 1 and metrics["run"]["profile"] == "tiny"
     assert "not an image" in (report / "skipped_rows.txt").read_text()
     checkpoint = report / "checkpoint"
@@ -89,3 +93,14 @@ def test_columns_flag_rejects_malformed_pairs(value, capsys):
     with pytest.raises(SystemExit):
         cli._parser().parse_args(["train", "--columns", value])
     assert "YOUR_NAME=OUR_NAME" in capsys.readouterr().err
+
+
+def test_train_measures_the_attention_lift_on_the_bundled_kind_of_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MMSENT_CACHE_DIR", str(tmp_path / "cache"))
+    generate_reviews(n=100, seed=0, out_dir=tmp_path / "data")  # reviews.csv + photos, as data/ holds
+    argv = ["train", "--data", str(tmp_path / "data" / "reviews.csv"), "--profile", "tiny", "--epochs", "1"]
+    argv += ["--batch-size", "16", "--models", "fusion", "--report-dir", str(tmp_path / "r"), "--no-progress"]
+    assert cli.main(argv) == 0
+    lift = json.loads((tmp_path / "r" / "metrics.json").read_text())["fusion"]["attention_lift"]
+    assert isinstance(lift, float) and math.isfinite(lift) and lift > 0  # a tiny model need not point
+    assert f"attention lift on the damage: {lift:.2f}" in capsys.readouterr().out

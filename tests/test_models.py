@@ -312,3 +312,20 @@ def test_config_round_trip_rebuilds_the_same_model(encoders):
         MultimodalSentimentModel.from_config(
             encoders, {**config, "image_encoder": "openai/clip-vit-base-patch32"}
         )
+
+
+def test_global_embedding_is_an_option_and_old_configs_keep_it(encoders):
+    pointing = build(encoders, "fusion", global_embedding=False).eval()
+    assert not hasattr(pointing, "image_proj")
+    shortcut = build(encoders, "fusion", global_embedding=True).eval()
+    assert shortcut.classifier[0].in_features == pointing.classifier[0].in_features + shortcut.dim
+    batch = make_batch(encoders)
+    embeds, patches = shortcut.encode_images(batch.pop("pixel_values"))
+    changed = shortcut(**batch, image_embeds=embeds + 1.0, patch_tokens=patches).logits
+    assert not torch.allclose(changed, shortcut(**batch, image_embeds=embeds, patch_tokens=patches).logits)
+    # without the shortcut, CLIP's pooled embedding has no way into the prediction
+    unchanged = pointing(**batch, image_embeds=embeds + 1.0, patch_tokens=patches).logits
+    torch.testing.assert_close(unchanged, pointing(**batch, image_embeds=embeds, patch_tokens=patches).logits)
+    assert not MultimodalSentimentModel.from_config(encoders, pointing.config_dict()).global_embedding
+    saved_before_the_option = {k: v for k, v in pointing.config_dict().items() if k != "global_embedding"}
+    assert MultimodalSentimentModel.from_config(encoders, saved_before_the_option).global_embedding

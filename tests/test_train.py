@@ -183,3 +183,21 @@ def test_predict_reviews_with_and_without_photo(datasets, encoders, tiny_csv):
     result = training.predict_reviews(model, ["nice", "bad"], [photo, None], table.label_encoder)
     assert result.probabilities.shape == (2, 2)
     assert result.gate[1] == 0.0  # no photo: the image is not used at all
+
+
+def test_attention_targets_teach_the_attention_where_to_look(datasets, encoders):
+    _, data = datasets
+    patches = encoders.num_patches
+    targets = torch.zeros(len(data["train"]), patches)
+    targets[::2, 0] = 1.0  # every other training photo: "look at the first patch"; the rest: no target
+    mass = {}
+    for name, given in [("with targets", targets), ("without", None)]:
+        torch.manual_seed(0)
+        model = MultimodalSentimentModel(encoders, 2, train_text_layers=0)
+        config = small_config(epochs=4, head_lr=3e-2, attention_loss_weight=5.0)
+        quiet = {"progress": False, "log": lambda _: None}
+        training.fit(model, data["train"], None, config, attention_targets=given, **quiet)
+        mass[name] = training.predict(model, data["test"]).attention[:, 0].mean()
+    assert mass["with targets"] > 10 / patches and mass["without"] < 2 / patches  # even split: 1 / patches
+    no_target = torch.zeros(4, patches)
+    assert training._attention_loss(torch.full((4, patches), 1 / patches), no_target) == 0.0

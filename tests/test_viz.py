@@ -106,3 +106,17 @@ def test_try_your_own_reads_the_text_and_the_photo(model, reviews):
     shown = playground.update()
     assert shown.text == "Great, just great." and shown.image is None and shown.gate == 0.0
     plt.close("all")
+
+
+def test_attention_grid_puts_every_map_on_one_scale_with_a_colour_bar(reviews):
+    _, dataset = reviews
+    flat, peaked = np.full(16, 1 / 16), np.eye(16)[5]
+    images = [dataset[0]["image"], dataset[1]["image"]]
+    figure = viz.attention_grid(images, [flat, peaked], ["flat", "peaked"], columns=2)
+    flat_ax, peaked_ax, colour_bar = figure.axes
+    for ax in (flat_ax, peaked_ax):
+        assert ax.images[-1].get_clim() == (0.0, 16.0)  # the peaked map's peak, in even-split units
+        assert ax.get_xlabel() == ax.get_ylabel() == ""  # no label on axes without ticks
+    assert flat_ax.images[-1].get_array().max() == pytest.approx(1.0)  # a flat map is 1 everywhere
+    assert colour_bar.get_ylabel() == viz.ATTENTION_LABEL
+    plt.close(figure)
