@@ -241,6 +241,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib import pyplot
 
     from mmsent import distributed, viz
     from mmsent import train as training
@@ -370,6 +371,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
             report / "ablation.png", dpi=120
         )
     _summary(metrics, modes)
+    pyplot.close("all")  # the figures are saved; free them (the CLI may run in a longer process)
     return 0
 
 

@@ -155,3 +155,9 @@ def test_a_nul_character_in_a_photo_path_is_reported(tiny_csv):
     table = load_reviews(csv_with(tiny_csv(), "images/r0\x0000.png"))
     (record,) = table.problems.to_dict("records")
     assert record["problem"] == "unreadable image file" and "NUL" in record["detail"]
+
+
+def test_blank_lines_before_the_header_are_skipped(tiny_csv):
+    csv = tiny_csv()
+    csv.write_text("\n\n" + csv.read_text().replace(",", ";"))
+    assert len(load_reviews(csv)) == 8

@@ -28,7 +28,7 @@ def read_header(csv_path: Path) -> tuple[list[str], str]:
     """(column names, delimiter) of the CSV's first line; raises `DataError` on an unusable file."""
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-            line = handle.readline()
+            line = next((line for line in handle if line.strip()), "")  # pandas skips blank lines too
     except UnicodeDecodeError as error:
         raise DataError(
             f"{csv_path} is not a readable UTF-8 CSV ({error}). Re-save it as 'CSV UTF-8'."
