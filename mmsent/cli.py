@@ -503,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     from mmsent.errors import MmsentError
 
     try:
-        validate.check_environment(getattr(args, "device", None))
+        if args.command not in kit_cli.COMMANDS:  # doctor reports a bad MMSENT_* variable itself
+            validate.check_environment(getattr(args, "device", None))
         return COMMANDS[args.command](args)
     except (MmsentError, OSError) as error:  # bad input: say what and where, no traceback
         if args.debug:
