@@ -14,8 +14,8 @@ at every step of every epoch recomputes the same numbers. The photos already get
    then the same masked mean pooling as the full encoder.
 
 The logits are the same as running the whole encoder, within float rounding (tests/test_text_cache.py).
-States are kept in memory (MiniLM: 1.5 KB a token, about 25 KB a review) and in the disk cache
-of `mmsent.cache`, keyed like the photos: a fingerprint of the frozen weights + a hash of the
+States are kept in memory (MiniLM: 1.5 KB a token, about 20 KB a review of the bundled data) and in
+the disk cache of `mmsent.cache`, keyed like the photos: a fingerprint of the frozen weights + a hash of the
 review's token ids (the text as the encoder sees it, after truncation).
 """
 
