@@ -343,7 +343,8 @@ def fit(
     layers (used when `config.cache_text_layers` and the model has some).
     `attention_targets` [train rows, patches] (e.g. `mmsent.attention_check.damage_targets`):
     where the attention should look in each training photo, rows summing to 1 (all zeros: no
-    target); adds `config.attention_loss_weight` x `_attention_loss` to the loss. Training only.
+    target); adds `config.attention_loss_weight` x `_attention_loss` to what is minimised
+    (train_loss in the history stays the cross-entropy, comparable with val_loss).
     Columns of the history: epoch, train_loss, val_loss, val_accuracy, val_precision, val_recall,
     val_f1, seconds.
     """
@@ -409,12 +410,13 @@ def fit(
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 output = net(**_model_inputs(batch, device, train_features, train_text))
             loss = F.cross_entropy(output.logits.float(), labels)
+            objective = loss
             if attention_targets is not None:
                 targets = attention_targets[batch["indices"]].to(device, non_blocking=True)
                 attention_loss = _attention_loss(output.attention_weights, targets)
-                loss = loss + config.attention_loss_weight * attention_loss
+                objective = loss + config.attention_loss_weight * attention_loss
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            scaler.scale(objective).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             scaler.step(optimizer)

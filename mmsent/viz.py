@@ -41,7 +41,8 @@ def plot_history(history, title: str = "Training curves"):
     for name in ("accuracy", "precision", "recall", "f1"):
         if f"val_{name}" in history:
             metric_ax.plot(history["epoch"], history[f"val_{name}"], marker="o", label=name)
-    metric_ax.set(title="Validation metrics (macro)", xlabel="epoch", ylabel="score (0-1)")
+    # The whole 0-1 range: a 0.001 change must not look like a cliff.
+    metric_ax.set(title="Validation metrics (macro)", xlabel="epoch", ylabel="score (0-1)", ylim=(0, 1.02))
     metric_ax.legend()
     for ax in (loss_ax, metric_ax):
         ax.xaxis.get_major_locator().set_params(integer=True)

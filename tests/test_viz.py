@@ -120,3 +120,13 @@ def test_attention_grid_puts_every_map_on_one_scale_with_a_colour_bar(reviews):
     assert flat_ax.images[-1].get_array().max() == pytest.approx(1.0)  # a flat map is 1 everywhere
     assert colour_bar.get_ylabel() == viz.ATTENTION_LABEL
     plt.close(figure)
+
+
+def test_history_plot_shows_scores_on_the_whole_zero_to_one_scale():
+    import pandas as pd
+
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.5, 0.4], "val_loss": [0.45, 0.44],
+                            "val_accuracy": [0.8775, 0.8782]})
+    figure = viz.plot_history(history)
+    assert figure.axes[1].get_ylim() == (0.0, 1.02)  # a 0.0007 change stays a flat line
+    plt.close(figure)

@@ -417,7 +417,8 @@ def _encode_labels(
             raise DataError(
                 f"{csv_path} has {len(encoder)} class(es) in column 'label' among {len(frame)} usable rows: "
                 f"{encoder.classes}. A classifier needs at least 2 classes; add reviews of another class "
-                f"or check that 'label' is the right column.\n{_describe_problems(problems, 10)}"
+                "or check that 'label' is the right column."
+                + (f"\n{_describe_problems(problems, 10)}" if len(problems) else "")
             )
     unknown = ~labels.isin(encoder.classes)
     if unknown.any():
