@@ -14,6 +14,7 @@ notebooks never branch on versions:
   can switch one (``set_attn_implementation``); else the model keeps the implementation it was built with.
 - `image_processor_class`: the CLIP image processor class (the names changed in 5.x).
 - `load_clip_tokenizer`: a CLIP tokenizer saved by either generation.
+- `fused_adamw_works`: whether this PyTorch has the fused AdamW step for a device (CPU: from 2.4).
 """
 
 from __future__ import annotations
@@ -118,3 +119,18 @@ def load_clip_tokenizer(folder: str | Path) -> transformers.PreTrainedTokenizerB
     ``tokenizer.json`` in both.
     """
     return transformers.PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+
+
+def fused_adamw_works(device: torch.device) -> bool:
+    """Whether ``torch.optim.AdamW(..., fused=True)`` can step on ``device`` with this PyTorch.
+
+    PyTorch 2.3 builds a fused AdamW for CPU tensors but fails at its first step (the CPU kernel came
+    in 2.4), so one step on a one-element probe answers it, whatever the version.
+    """
+    probe = torch.zeros(1, device=device, requires_grad=True)
+    probe.grad = torch.zeros(1, device=device)
+    try:
+        torch.optim.AdamW([probe], fused=True).step()
+    except (RuntimeError, NotImplementedError):
+        return False
+    return True

@@ -27,6 +27,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 
 from mmsent import __version__, distributed
 from mmsent.checkpoint_check import CONFIG_FILE, LABELS_FILE, WEIGHTS_FILE, read_checkpoint, restore_weights
+from mmsent.compat import fused_adamw_works
 from mmsent.course import pick_device, seed_everything
 from mmsent.data import LabelEncoder, ReviewDataset, make_loader
 from mmsent.encoders import Encoders, load_encoders
@@ -188,10 +189,8 @@ def _optimizer(model: MultimodalSentimentModel, config: TrainConfig):
     ]
     # The fused kernel updates each parameter in one pass instead of about ten (one launch for all
     # of them on CUDA; about 4x faster on a CPU too, where PyTorch >= 2.4 has it).
-    try:
-        return torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=True)
-    except RuntimeError:  # no fused kernel for this device or PyTorch version
-        return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    fused = fused_adamw_works(groups[0]["params"][0].device)
+    return torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=fused)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float):

@@ -19,6 +19,7 @@ from mmsent.compat import (
     bert_hidden_states,
     clip_text_states,
     clip_vision_states,
+    fused_adamw_works,
     set_attention_implementation,
 )
 from mmsent.encoders import clip_image_outputs, clip_text_outputs, load_encoders
@@ -97,6 +98,14 @@ def test_attention_implementation_switch_keeps_the_outputs(tiny, clip_batch, kin
     if TRANSFORMERS_MAJOR >= 5:
         assert (first, second) == ("eager", "sdpa")
     torch.testing.assert_close(run(), before, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_adamw_probe_matches_a_real_step():
+    parameter = torch.nn.Parameter(torch.ones(3))
+    parameter.grad = torch.ones(3)
+    fused = fused_adamw_works(parameter.device)
+    torch.optim.AdamW([parameter], lr=0.1, fused=fused).step()  # never fails: fused only where it works
+    assert parameter.detach().lt(1).all()
 
 
 # Calls whose form differs between transformers 4.x and 5.x: only mmsent/compat.py may make them.
