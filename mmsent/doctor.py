@@ -3,8 +3,9 @@
 `report()` gathers Python, torch (and its CUDA / MPS), transformers, the kit, the device and the
 profile it would pick (and why), whether the offline models load, the data folder and the feature
 cache (folder and size). `problems()` lists what is known not to work here, each with its fix: a
-dependency outside the range the kit is tested with (pyproject.toml), or a Python the kit was not
-tested on. The first cell of every notebook prints the short form (`mmsent.course.setup`).
+dependency outside the range the kit is tested with (pyproject.toml), a Python the kit was not
+tested on, or an MMSENT_* environment variable with an unusable value. The first cell of every
+notebook prints the short form (`mmsent.course.setup`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ def problems() -> list[str]:
     """
     from packaging.requirements import Requirement
 
+    from mmsent.errors import UsageError
+    from mmsent.validate import check_environment
+
     found = []
+    try:
+        check_environment()
+    except UsageError as error:  # a bad MMSENT_* variable: its message says how to fix it
+        found.append(str(error))
     python = ".".join(platform.python_version_tuple()[:2])
     if python not in TESTED_PYTHONS:
         found.append(f"Python {python} is not one the kit is tested on ({', '.join(TESTED_PYTHONS)}): "
@@ -97,9 +105,13 @@ def report(load_models: bool = True) -> tuple[list[tuple[str, str]], list[str]]:
     rows += [
         ("transformers", metadata.version("transformers")),
         ("mmsent", f"{__version__} ({Path(__file__).resolve().parent})"),
-        ("device", str(pick_device())),
-        ("profile", "{} ({})".format(*choose_profile())),
     ]
+    for name, describe in (("device", lambda: str(pick_device())),
+                           ("profile", lambda: "{} ({})".format(*choose_profile()))):
+        try:
+            rows.append((name, describe()))
+        except ValueError as error:  # a bad MMSENT_DEVICE / MMSENT_PROFILE, reported by problems()
+            rows.append((name, f"cannot tell: {error}"))
     if load_models:
         loaded, problem = _offline_models()
         rows.append(("offline models", loaded))

@@ -60,6 +60,17 @@ def test_doctor_exits_1_and_says_why_when_the_offline_models_do_not_load(monkeyp
     assert "problem: the offline models do not load: FileNotFoundError: The offline CLIP checkpoint" in out
 
 
+def test_doctor_reports_a_bad_environment_variable_instead_of_failing(monkeypatch, capsys):
+    monkeypatch.setenv("MMSENT_DEVICE", "tpu")
+    monkeypatch.setenv("MMSENT_PROFILE", "huge")
+    monkeypatch.setattr(doctor, "_offline_models", lambda: ("load", None))
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "device          cannot tell: Unknown device 'tpu'" in out
+    assert "profile         cannot tell: Unknown encoder profile 'huge'" in out
+    assert "problem: MMSENT_PROFILE='huge' is not a profile" in out
+
+
 # --- course: point the course at a fork ------------------------------------------------------------
 
 
