@@ -97,14 +97,14 @@ def test_course_command_points_badges_and_setup_cells_at_a_fork_and_back(checkou
     originals = {path: path.read_bytes() for path in files}
     slug = course.REPO_URL.removeprefix("https://github.com/").encode()  # in URLs and in badges
     addressed = [path for path in files if slug in originals[path]]
-    assert len(addressed) == 19  # course.py, README.md and the 17 notebooks (solutions included)
+    notebooks = sorted((checkout / "notebooks").rglob("*.ipynb"))
+    assert len(addressed) == 2 + len(notebooks)  # course.py, README.md and every notebook
     fork = "https://github.com/someone/mmsent-spring"
     assert cli.main(["course", "--repo-url", fork, "--branch", "spring", "--root", str(checkout)]) == 0
     assert f"{len(addressed)} files now point at {fork}" in capsys.readouterr().out
 
     forked = _load_course(checkout / "mmsent" / "course.py")
     assert (forked.REPO_URL, forked.REPO_BRANCH) == (fork, "spring")
-    notebooks = sorted((checkout / "notebooks").rglob("*.ipynb"))
     for path in notebooks:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         code = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
