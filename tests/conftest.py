@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,20 @@ import pytest
 from PIL import Image
 
 TinyCsv = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test session gets an empty feature cache of its own, so no test passes or fails because
+    of what earlier runs left in the user's cache (a test may still point MMSENT_CACHE_DIR elsewhere)."""
+    folder = tmp_path_factory.mktemp("feature-cache")
+    before = os.environ.get("MMSENT_CACHE_DIR")
+    os.environ["MMSENT_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("MMSENT_CACHE_DIR", None)
+    else:
+        os.environ["MMSENT_CACHE_DIR"] = before
 
 
 def write_tiny_csv(

@@ -166,7 +166,7 @@ def test_text_embeddings_encode_each_distinct_text_once_in_input_order(tiny, mon
     monkeypatch.setattr(
         features, "text_features", lambda model, ids, mask: seen.append(len(ids)) or real(model, ids, mask)
     )
-    vectors = features.text_embeddings(tiny, texts, batch_size=2)
+    vectors = features.text_embeddings(tiny, texts, batch_size=2, cache=False)  # count encodings, not hits
     assert vectors.shape == (len(texts), tiny.text_dim)
     assert sum(seen) == 3  # three distinct texts, each encoded once
     one_by_one = torch.cat([features.text_embeddings(tiny, [text]) for text in texts])
