@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from mmsent.data import DataError, ImageProblem, check_image, load_reviews
+from mmsent.data.csvfile import pandas_engine
 from mmsent.data.labels import label_name, merge_case_variants
 
 # ----------------------------------------------------------------------------- labels
@@ -155,6 +156,13 @@ def test_a_nul_character_in_a_photo_path_is_reported(tiny_csv):
     table = load_reviews(csv_with(tiny_csv(), "images/r0\x0000.png"))
     (record,) = table.problems.to_dict("records")
     assert record["problem"] == "unreadable image file" and "NUL" in record["detail"]
+
+
+def test_a_file_with_a_nul_is_read_by_the_engine_that_keeps_it(tiny_csv):
+    """pandas 2.0's C engine ends a cell at a NUL; its Python engine keeps the whole cell."""
+    csv = tiny_csv()
+    assert pandas_engine(csv) == "c"
+    assert pandas_engine(csv_with(csv, "images/r0\x0000.png"), chunk_bytes=7) == "python"
 
 
 def test_blank_lines_before_the_header_are_skipped(tiny_csv):

@@ -7,6 +7,9 @@
 - `--columns` renames are checked against the header: a name that is not in the file, a new
   name that another column already has, or two columns renamed to one name are refused, with
   the file's columns listed.
+- A file with a NUL character anywhere is read by pandas' Python engine (`pandas_engine`):
+  the C engine of some pandas versions (2.0, for one) ends a cell at a NUL, so a damaged photo
+  path would be reported as "not found" instead of as the NUL it holds.
 """
 
 from __future__ import annotations
@@ -51,6 +54,16 @@ def read_header(csv_path: Path) -> tuple[list[str], str]:
             )
     names = next(csv.reader([line], delimiter=delimiter))
     return names, delimiter
+
+
+def pandas_engine(csv_path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """The pandas engine for this file: "python" if it holds a NUL byte anywhere (that engine keeps
+    it in the cell), else "c"."""
+    with open(csv_path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            if b"\x00" in chunk:
+                return "python"
+    return "c"
 
 
 def check_header(names: list[str], csv_path: Path, columns: Mapping[str, str] | None) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmsent.data.csvfile import check_header, read_header
+from mmsent.data.csvfile import check_header, pandas_engine, read_header
 from mmsent.data.images import DataError, ImageProblem, check_image
 from mmsent.data.labels import label_name, merge_case_variants
 from mmsent.data.photo_paths import resolve_image_path
@@ -263,7 +263,13 @@ def _read_csv(csv_path: Path, columns: Mapping[str, str] | None) -> pd.DataFrame
     try:
         # keep_default_na=False: a review that reads "NA" or "None" is text, not a missing cell.
         raw = pd.read_csv(
-            csv_path, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+            csv_path,
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8-sig",
+            engine=pandas_engine(csv_path),  # a NUL in a cell: the engine that keeps it
         )
     except pd.errors.EmptyDataError as error:
         raise DataError(
