@@ -5,6 +5,7 @@ python -m mmsent train --data my.csv --epochs 3 --report-dir reports/mine
 python -m mmsent evaluate --checkpoint reports/latest/checkpoint --data my.csv
 python -m mmsent predict --checkpoint reports/latest/checkpoint --text "Well. It arrived." --image box.png
 python -m mmsent pretrain-clip              # rebuild data/clip-offline
+python -m mmsent pretrain-generator         # rebuild data/generator-offline (notebook 10's model)
 python -m mmsent make-data                  # regenerate the bundled review set
 python -m mmsent doctor                     # versions, device, profile and known problems, to paste
 python -m mmsent course --repo-url https://github.com/me/mmsent   # point badges and set-up cells at a fork
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 from mmsent import kit_cli, validate
+from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
 from mmsent.validate import MODES
 
@@ -212,6 +214,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--seed", type=validate.seed, default=0, help="seed (default 0)")
     kit_cli.add_parsers(commands)
+    generation_commands.add_parsers(commands)
     for command in commands.choices.values():
         command.add_argument(
             "--debug", action="store_true", help="on an error, show the Python traceback"
@@ -494,6 +497,7 @@ COMMANDS = {
     "pretrain-clip": cmd_pretrain_clip,
     "make-data": cmd_make_data,
     **kit_cli.COMMANDS,
+    **generation_commands.COMMANDS,
 }
 
 
