@@ -30,11 +30,12 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], LabelEncoder]:
     """(config.json as a dict, the label encoder) of a checkpoint folder, after checking its manifest."""
     if not (directory / CONFIG_FILE).is_file():
         what = "does not exist" if not directory.exists() else f"has no {CONFIG_FILE}"
-        inside = directory / "checkpoint"
-        hint = f"; did you mean {inside}?" if (inside / CONFIG_FILE).is_file() else ""
+        inside = [directory / sub for sub in ("model", "checkpoint")
+                  if (directory / sub / CONFIG_FILE).exists()]
+        hint = f"; did you mean {inside[0]}?" if inside else ""
         raise CheckpointError(
-            f"{directory} is not an mmsent checkpoint: it {what}. Pass the folder written by "
-            f"`python -m mmsent train` (its report folder's 'checkpoint'){hint}."
+            f"{directory} is not an mmsent checkpoint or model folder: it {what}. Pass the folder written by "
+            f"`python -m mmsent train` (its report folder's 'model'){hint}."
         )
     verify_manifest(directory, required=(WEIGHTS_FILE, CONFIG_FILE, LABELS_FILE))
     meta = read_json(directory / CONFIG_FILE)

@@ -2,15 +2,16 @@
 
 python -m mmsent train                      # bundled data, offline profile, report in reports/latest
 python -m mmsent train --data my.csv --epochs 3 --report-dir reports/mine
-python -m mmsent evaluate --checkpoint reports/latest/checkpoint --data my.csv
-python -m mmsent predict --checkpoint reports/latest/checkpoint --text "Well. It arrived." --image box.png
+python -m mmsent evaluate --model reports/latest/model --data my.csv
+python -m mmsent predict --model reports/latest/model --text "Well. It arrived." --image box.png
 python -m mmsent pretrain-clip              # rebuild data/clip-offline
 python -m mmsent pretrain-generator         # rebuild data/generator-offline (notebook 10's model)
 python -m mmsent make-data                  # regenerate the bundled review set
+python -m mmsent demo --model reports/latest/model   # a web demo (Gradio, the .[demo] extra)
 python -m mmsent doctor                     # versions, device, profile and known problems, to paste
 python -m mmsent course --repo-url https://github.com/me/mmsent   # point badges and set-up cells at a fork
 
-Bad input (a broken table, photo, checkpoint, flag or MMSENT_* variable) prints `error: ...` saying
+Bad input (a broken table, photo, model folder, flag or MMSENT_* variable) prints `error: ...` saying
 what, where and what to do, and exits with status 2; `--debug` shows the traceback instead.
 """
 
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from mmsent import kit_cli, validate
+from mmsent import demo_cli, kit_cli, validate
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
 from mmsent.validate import MODES
@@ -32,10 +33,12 @@ from mmsent.validate import MODES
 log = logging.getLogger("mmsent")
 
 
-CHECKPOINT_ARG = dict(
+MODEL_ARG = dict(
     type=Path,
-    default=Path("reports/latest/checkpoint"),
-    help="checkpoint folder written by train (default reports/latest/checkpoint)",
+    dest="model",
+    default=Path("reports/latest/model"),
+    help="model folder written by train (its report's model/; default reports/latest/model), or a "
+    "Hugging Face hub id owner/name; --checkpoint is the older name of this flag",
 )
 DEVICE_ARG = dict(
     type=validate.device,
@@ -64,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         "train",
         help="fit the fusion model and the text-only / image-only baselines, write a report",
         description="Fit the BERT + CLIP cross-attention model and both unimodal baselines on the same "
-        "split, evaluate them on the test split and write metrics, plots and the checkpoint.",
+        "split, evaluate them on the test split and write metrics, plots and the model folder (model/: "
+        "weights, config and model card, loadable with from_pretrained).",
     )
     train.add_argument(
         "--data",
@@ -138,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
         "--report-dir",
         type=Path,
         default=Path("reports/latest"),
-        help="where metrics.json, plots, the skipped-rows report and the checkpoint go "
+        help="where metrics.json, plots, the skipped-rows report and the model folder go "
         "(default reports/latest); written whole when the run ends, never mixed with an older run",
     )
     train.add_argument(
@@ -153,10 +157,10 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="metrics of a saved checkpoint on a CSV",
-        description="Score a checkpoint written by `train` on a review table.",
+        help="metrics of a saved model on a CSV",
+        description="Score a model folder written by `train` on a review table.",
     )
-    evaluate.add_argument("--checkpoint", **CHECKPOINT_ARG)
+    evaluate.add_argument("--model", "--checkpoint", **MODEL_ARG)
     evaluate.add_argument(
         "--data", type=Path, default=REVIEWS_CSV, help="CSV to score (default: bundled data)"
     )
@@ -177,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
         help="label one review (text + optional photo)",
         description="Print the label, class probabilities and image gate for one review.",
     )
-    predict.add_argument("--checkpoint", **CHECKPOINT_ARG)
+    predict.add_argument("--model", "--checkpoint", **MODEL_ARG)
     predict.add_argument("--text", type=validate.review_text, required=True, help="the review's text")
     predict.add_argument(
         "--image", type=validate.photo, default=None, help="path of the product photo (optional)"
@@ -215,6 +219,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--seed", type=validate.seed, default=0, help="seed (default 0)")
     kit_cli.add_parsers(commands)
     generation_commands.add_parsers(commands)
+    demo_cli.add_parsers(commands)
     for command in commands.choices.values():
         command.add_argument(
             "--debug", action="store_true", help="on an error, show the Python traceback"
@@ -256,7 +261,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
 
     started = time.perf_counter()
     modes = args.models
-    checkpoint_mode = "fusion" if "fusion" in modes else modes[0]  # the model predict / evaluate use
+    saved_mode = "fusion" if "fusion" in modes else modes[0]  # the model saved for predict / evaluate / demo
     # Under torchrun every process runs this; rank 0 alone writes the report and prints.
     device = distributed.setup(args.device)
     main = distributed.is_main()
@@ -293,7 +298,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
     encoders = load_encoders(profile)  # each model fine-tunes its own copy of the text encoder
     validate.check_encoder_limits(args, encoders.text_model.config)
     if main:
-        save_split_record(table, splits, args.seed, report / "checkpoint")
+        save_split_record(table, splits, args.seed, report / "model")
     datasets = {
         name: ReviewDataset(frame, encoders.tokenizer, encoders.image_processor, args.max_length)
         for name, frame in splits.items()
@@ -328,7 +333,6 @@ def _train(args: argparse.Namespace, report: Path) -> int:
             datasets["train"],
             datasets.get("val"),
             config,
-            checkpoint_dir=report / "checkpoint" if mode == checkpoint_mode else None,
             label_encoder=table.label_encoder,
             train_features=split_features.get("train"),
             val_features=split_features.get("val"),
@@ -336,6 +340,8 @@ def _train(args: argparse.Namespace, report: Path) -> int:
             progress=not args.no_progress,
         )
         validate.check_history(history, mode)
+        if mode == saved_mode:
+            saved_model = model
         result = training.predict(model, datasets["test"], features=split_features.get("test"), config=config)
         metrics[mode] = training.classification_metrics(result.targets, result.labels)
         say(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics[mode].items()))
@@ -368,6 +374,9 @@ def _train(args: argparse.Namespace, report: Path) -> int:
     if not main:
         return 0
     (report / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    saved_model.save_pretrained(
+        report / "model", table.label_encoder, config, metrics, _data_sentence(args.data, table, splits)
+    )
     if len(modes) > 1:
         scores = {m: {k: v for k, v in metrics[m].items() if k != "attention_lift"} for m in modes}
         viz.plot_metric_table(scores, "Test metrics: fusion against each modality alone").savefig(
@@ -376,6 +385,14 @@ def _train(args: argparse.Namespace, report: Path) -> int:
     _summary(metrics, modes)
     pyplot.close("all")  # the figures are saved; free them (the CLI may run in a longer process)
     return 0
+
+
+def _data_sentence(csv: Path, table, splits: dict) -> str:
+    """What the model card says about the training data."""
+    bundled = "the course's bundled synthetic review set, " if csv.resolve() == REVIEWS_CSV.resolve() else ""
+    parts = " / ".join(f"{name} {len(frame)}" for name, frame in splits.items())
+    return (f"Trained on {bundled}`{csv.name}`: {len(table.frame)} usable reviews ({len(table.problems)} "
+            f"rows skipped), split {parts}; the rows of each split are in split.json.")
 
 
 def _fusion_pictures(viz, training, result, test_set, classes, report: Path, lift: float | None) -> None:
@@ -433,12 +450,11 @@ def _summary(metrics: dict, modes: list[str]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mmsent import train as training
     from mmsent.data import ReviewDataset, load_reviews
     from mmsent.heldout import load_split_record, rows_to_score
 
-    model, labels, config = training.load_checkpoint(args.checkpoint, device=args.device)
-    record = load_split_record(args.checkpoint)
+    training, model, labels, config = _load_model(args)
+    record = load_split_record(args.model)
     table = load_reviews(
         args.data,
         label_encoder=labels,
@@ -459,9 +475,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from mmsent import train as training
-
-    model, labels, config = training.load_checkpoint(args.checkpoint, device=args.device)
+    training, model, labels, config = _load_model(args)
     result = training.predict_reviews(model, [args.text], [args.image], labels, config)
     probabilities = {
         name: round(float(p), 4) for name, p in zip(labels.classes, result.probabilities[0], strict=True)
@@ -471,6 +485,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
         answer["gate"] = round(float(result.gate[0]), 4)
     print(json.dumps(answer, indent=2, ensure_ascii=False))
     return 0
+
+
+def _load_model(args: argparse.Namespace):
+    """(the train module, the model of --model, its labels, its training recipe) for evaluate / predict."""
+    from mmsent import train as training
+    from mmsent.models import MultimodalSentimentModel
+
+    model = MultimodalSentimentModel.from_pretrained(args.model, device=args.device)
+    return training, model, model.config.label_encoder(), training.TrainConfig.from_dict(model.config.recipe)
 
 
 def cmd_pretrain_clip(args: argparse.Namespace) -> int:
@@ -498,6 +521,7 @@ COMMANDS = {
     "make-data": cmd_make_data,
     **kit_cli.COMMANDS,
     **generation_commands.COMMANDS,
+    **demo_cli.COMMANDS,
 }
 
 

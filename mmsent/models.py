@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmsent.encoders import Encoders, clip_image_outputs, text_features
+from mmsent.hub import PretrainedMixin
 from mmsent.text_cache import frozen_layer_count, frozen_modules, top_text_features
 
 # --------------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ class SentimentOutput(NamedTuple):
 MODES = ("fusion", "text_only", "image_only")
 
 
-class MultimodalSentimentModel(nn.Module):
+class MultimodalSentimentModel(PretrainedMixin, nn.Module):
     """Review sentiment from text and photo; `mode` picks fusion or one of the two ablations.
 
     Parts (each mode builds only the parts it uses; the parts are the same classes, so the
@@ -394,6 +395,9 @@ class MultimodalSentimentModel(nn.Module):
     (BERT's pooler is always frozen: we pool by masked mean, so it is unused.)
     A module this model trains is its own deep copy; a frozen one is shared with `encoders`.
     So several models built from one `Encoders` never train each other's weights.
+
+    Saved and loaded the Hugging Face way (`save_pretrained`, `from_pretrained`, `push_to_hub`:
+    `mmsent.hub`), storing only the weights training changed.
     """
 
     def __init__(

@@ -155,10 +155,10 @@ def test_overwrite_replaces_the_whole_folder_with_a_text_only_run_and_its_own_ch
     assert cli.main([*argv, "--overwrite"]) == 0
     assert not (report / "notes.txt").exists() and not (report / "attention.png").exists()
     assert set(json.loads((report / "metrics.json").read_text())) == {"text_only", "run"}
-    config = json.loads((report / "checkpoint" / "config.json").read_text())
-    assert config["model"]["mode"] == "text_only" and config["model"]["num_classes"] == 3
+    config = json.loads((report / "model" / "config.json").read_text())
+    assert config["mode"] == "text_only" and config["labels"] == ["bad", "good", "meh"]
     capsys.readouterr()
-    assert cli.main(["predict", "--checkpoint", str(report / "checkpoint"), "--text", "fine"]) == 0
+    assert cli.main(["predict", "--model", str(report / "model"), "--text", "fine"]) == 0
     assert set(json.loads(capsys.readouterr().out)["probabilities"]) == {"good", "meh", "bad"}
 
 
@@ -230,12 +230,12 @@ def test_an_interrupted_train_leaves_the_previous_report_byte_identical(run, tmp
 
 @pytest.fixture
 def checkpoint(run, tmp_path) -> Path:
-    """A private copy of the module's checkpoint folder, to damage."""
-    return Path(shutil.copytree(run[1] / "checkpoint", tmp_path / "checkpoint"))
+    """A private copy of the module's model folder, to damage."""
+    return Path(shutil.copytree(run[1] / "model", tmp_path / "model"))
 
 
 def _predict(checkpoint: Path) -> list[str]:
-    return ["predict", "--checkpoint", str(checkpoint), "--text", "Well. It arrived."]
+    return ["predict", "--model", str(checkpoint), "--text", "Well. It arrived."]
 
 
 def test_a_damaged_config_is_named(checkpoint, capsys):
@@ -249,20 +249,21 @@ def test_a_truncated_weights_file_is_named(checkpoint, capsys):
     fails(_predict(checkpoint), capsys, "model.safetensors", "truncated")
 
 
-def test_a_missing_labels_file_is_named(checkpoint, capsys):
-    (checkpoint / "labels.json").unlink()
-    fails(_predict(checkpoint), capsys, "labels.json", "missing")
+def test_a_missing_weights_file_is_named(checkpoint, capsys):
+    (checkpoint / "model.safetensors").unlink()
+    fails(_predict(checkpoint), capsys, "model.safetensors", "missing")
 
 
 def test_labels_of_another_run_are_refused(checkpoint, capsys):
-    (checkpoint / "labels.json").write_text(json.dumps({"classes": ["bad", "good", "meh"]}))
-    fails(_predict(checkpoint), capsys, "labels.json")  # the manifest's hash differs
-    write_manifest(checkpoint, exclude=("training_state.pt",))  # even with a matching manifest:
-    fails(_predict(checkpoint), capsys, "names 3 classes", "2 outputs")
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "labels": ["bad", "good", "meh"]}))
+    fails(_predict(checkpoint), capsys, "config.json")  # the manifest's hash differs
+    write_manifest(checkpoint, exclude=("README.md",))  # even with a matching manifest:
+    fails(_predict(checkpoint), capsys, "model.safetensors", "does not fit")
 
 
 def test_a_report_folder_passed_as_checkpoint_gets_a_hint(run, capsys):
-    fails(_predict(run[1]), capsys, "did you mean", str(run[1] / "checkpoint"))
+    fails(_predict(run[1]), capsys, "did you mean", str(run[1] / "model"))
 
 
 def test_a_checkpoint_without_manifest_is_refused(checkpoint, capsys):
@@ -273,7 +274,7 @@ def test_a_checkpoint_without_manifest_is_refused(checkpoint, capsys):
 def test_a_full_profile_checkpoint_without_the_hub_exits_2(checkpoint, monkeypatch, capsys):
     config = json.loads((checkpoint / "config.json").read_text())
     (checkpoint / "config.json").write_text(json.dumps({**config, "profile": "full"}))
-    write_manifest(checkpoint, exclude=("training_state.pt",))
+    write_manifest(checkpoint, exclude=("README.md",))
     monkeypatch.setattr(encoders, "hub_reachable", lambda *_: (False, "no network"))
     fails(_predict(checkpoint), capsys, "needs the Hugging Face hub", "--profile offline")
 
@@ -282,7 +283,7 @@ def test_predict_refuses_unusable_photos(run, tmp_path, capsys):
     _, report = run
     strip = tmp_path / "strip.png"
     Image.new("L", (4_000_000, 10)).save(strip)
-    checkpoint = report / "checkpoint"
+    checkpoint = report / "model"
     fails([*_predict(checkpoint), "--image", str(strip)], capsys, "too long, too wide or too narrow")
     fails([*_predict(checkpoint), "--image", str(tmp_path / "nope.png")], capsys, "image file not found")
 
@@ -293,23 +294,23 @@ def test_predict_refuses_unusable_photos(run, tmp_path, capsys):
 def test_evaluate_without_a_split_column_scores_the_rows_train_held_out(run, capsys):
     csv, report = run
     capsys.readouterr()
-    assert cli.main(["evaluate", "--checkpoint", str(report / "checkpoint"), "--data", str(csv)]) == 0
+    assert cli.main(["evaluate", "--model", str(report / "model"), "--data", str(csv)]) == 0
     captured = capsys.readouterr()
     held_out = json.loads((report / "metrics.json").read_text())["run"]["rows"]["test"]
     scored = json.loads(captured.out)
     assert scored["split"] == "test" and scored["rows"] == held_out
     assert f"scoring {held_out} rows" in captured.err and "train held out" in captured.err
-    argv = ["evaluate", "--checkpoint", str(report / "checkpoint"), "--data", str(csv), "--split", "all"]
+    argv = ["evaluate", "--model", str(report / "model"), "--data", str(csv), "--split", "all"]
     assert cli.main(argv) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == 24
 
 
 def test_evaluate_refuses_when_the_held_out_rows_are_unknown(checkpoint, tmp_path, capsys):
     other = write_tiny_csv(tmp_path / "other", n=12, edit=lambda f: f.assign(review_id=f["review_id"] + "x"))
-    fails(["evaluate", "--checkpoint", str(checkpoint), "--data", str(other)], capsys, "--split all")
+    fails(["evaluate", "--model", str(checkpoint), "--data", str(other)], capsys, "--split all")
     (checkpoint / "split.json").unlink()
-    write_manifest(checkpoint, exclude=("training_state.pt",))
-    fails(["evaluate", "--checkpoint", str(checkpoint), "--data", str(other)], capsys, "--split all")
+    write_manifest(checkpoint, exclude=("README.md",))
+    fails(["evaluate", "--model", str(checkpoint), "--data", str(other)], capsys, "--split all")
 
 
 def test_the_split_record_uses_row_numbers_when_review_ids_repeat(tiny_csv, tmp_path):
@@ -357,9 +358,9 @@ for argv, env in json.loads(sys.argv[1]):
 def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
     """Each bad input through `python -m mmsent`: exit 2, an `error:` line, no traceback."""
     csv, report = run
-    damaged = Path(shutil.copytree(report / "checkpoint", tmp_path / "damaged"))
+    damaged = Path(shutil.copytree(report / "model", tmp_path / "damaged"))
     (damaged / "config.json").write_text("{")
-    truncated = Path(shutil.copytree(report / "checkpoint", tmp_path / "truncated"))
+    truncated = Path(shutil.copytree(report / "model", tmp_path / "truncated"))
     (truncated / "model.safetensors").write_bytes(b"\x00" * 100)
     renamed = write_tiny_csv(
         tmp_path / "renamed", n=8, edit=lambda f: f.rename(columns={"label": "sentiment"})
@@ -376,7 +377,7 @@ def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
     os.mkfifo(fifo)
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
-    r, predict = str(tmp_path / "r"), ["predict", "--checkpoint", str(report / "checkpoint"), "--text", "hi"]
+    r, predict = str(tmp_path / "r"), ["predict", "--model", str(report / "model"), "--text", "hi"]
     train = ["train", "--profile", "tiny", "--epochs", "1", "--batch-size", "4", "--report-dir", r]
     cases = [
         (["train", "--batch-size", "0"], {}),
@@ -415,20 +416,20 @@ def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
             {},
         ),
         (["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(a_file)], {}),
-        (["predict", "--checkpoint", str(damaged), "--text", "hi"], {}),
-        (["predict", "--checkpoint", str(truncated), "--text", "hi"], {}),
-        (["predict", "--checkpoint", str(tmp_path / "none"), "--text", "hi"], {}),
-        (["predict", "--checkpoint", str(report), "--text", "hi"], {}),
+        (["predict", "--model", str(damaged), "--text", "hi"], {}),
+        (["predict", "--model", str(truncated), "--text", "hi"], {}),
+        (["predict", "--model", str(tmp_path / "none"), "--text", "hi"], {}),
+        (["predict", "--model", str(report), "--text", "hi"], {}),
         ([*predict, "--image", str(strip)], {}),
         ([*predict, "--image", str(fifo)], {}),
         ([*predict, "--image", str(tmp_path)], {}),
         ([*predict, "--image", str(a_file)], {}),
-        (["evaluate", "--checkpoint", str(report / "checkpoint"), "--data", str(renamed)], {}),
+        (["evaluate", "--model", str(report / "model"), "--data", str(renamed)], {}),
         (
             [
                 "evaluate",
-                "--checkpoint",
-                str(report / "checkpoint"),
+                "--model",
+                str(report / "model"),
                 "--data",
                 str(csv),
                 "--json",

@@ -29,7 +29,7 @@ def trained(tiny_csv, tmp_path, monkeypatch):
     return csv, report
 
 
-def test_train_writes_metrics_plots_problems_and_checkpoint(trained):
+def test_train_writes_metrics_plots_problems_and_the_model_folder(trained):
     _, report = trained
     assert REPORT_FILES <= {path.name for path in report.iterdir()}
     metrics = json.loads((report / "metrics.json").read_text())
@@ -40,22 +40,24 @@ def test_train_writes_metrics_plots_problems_and_checkpoint(trained):
     assert metrics["fusion"]["attention_lift"] is None  # these photos have no damage masks
     assert metrics["run"]["row_problems"] == 1 and metrics["run"]["profile"] == "tiny"
     assert "not an image" in (report / "skipped_rows.txt").read_text()
-    checkpoint = report / "checkpoint"
-    assert {"model.safetensors", "config.json", "labels.json"} <= {p.name for p in checkpoint.iterdir()}
+    files = {p.name for p in (report / "model").iterdir()}
+    assert files == {"model.safetensors", "config.json", "README.md", "manifest.json", "split.json"}
+    config = json.loads((report / "model" / "config.json").read_text())
+    assert config["labels"] == ["bad", "good", "meh"] and config["recipe"]["batch_size"] == 4
 
 
-def test_predict_and_evaluate_read_the_checkpoint(trained, capsys):
+def test_predict_and_evaluate_read_the_model_folder(trained, capsys):
     csv, report = trained
     capsys.readouterr()
     photo = csv.parent / "images" / "r000.png"
-    argv = ["predict", "--checkpoint", str(report / "checkpoint"), "--text", "great", "--image", str(photo)]
+    argv = ["predict", "--model", str(report / "model"), "--text", "great", "--image", str(photo)]
     assert cli.main(argv) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["label"] in {"good", "meh", "bad"}
     assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
     assert 0.0 <= answer["gate"] <= 1.0
 
-    argv = ["evaluate", "--checkpoint", str(report / "checkpoint"), "--data", str(csv), "--split", "all"]
+    argv = ["evaluate", "--model", str(report / "model"), "--data", str(csv), "--split", "all"]
     assert cli.main(argv) == 0
     assert 0.0 <= json.loads(capsys.readouterr().out)["accuracy"] <= 1.0
 

@@ -91,7 +91,7 @@ def test_torchrun_two_cpu_processes_match_one_process(tmp_path, clear_reviews, m
     one = json.loads((tmp_path / "one" / "metrics.json").read_text())
     assert two["run"]["processes"] == 2 and one["run"]["processes"] == 1
     assert two["run"]["rows"] == one["run"]["rows"]
-    assert (tmp_path / "two" / "checkpoint" / "model.safetensors").is_file()
+    assert (tmp_path / "two" / "model" / "model.safetensors").is_file()
     # Same samples, same steps; only the dropout masks differ between the two runs.
     assert abs(two["fusion"]["accuracy"] - one["fusion"]["accuracy"]) <= 0.1
     history_two = pd.read_csv(tmp_path / "two" / "history_fusion.csv")

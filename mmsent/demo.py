@@ -1,0 +1,223 @@
+"""A web demo of a trained model, with Gradio: type a review, add a photo, see what the model says.
+
+    python -m mmsent demo --model reports/latest/model          # http://127.0.0.1:7860
+    demo = build_demo("reports/latest/model"); demo.launch()    # the same, from Python or a notebook
+
+The page shows the label, the class probabilities, the gate (how much the photo was used) and the
+attention heat map over the photo, with examples from the bundled data pre-filled: the burnt
+"This phone is 🔥🔥🔥" and its intact twin (the same photo redrawn without the burn), and a review
+without a photo. Its one API endpoint, ``/predict`` (text, photo) -> (probabilities, gate, heat map),
+also answers `gradio_client`. `export_space` writes a folder that runs as a Hugging Face Space.
+
+Gradio is an optional extra (``pip install -e ".[demo]"``); without it `require_gradio` says so.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmsent.errors import MmsentError, UsageError
+from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
+
+EXAMPLE_TEXT = "This phone is 🔥🔥🔥"
+EXAMPLES_FILE = "examples.json"
+INSTALL_HINT = 'pip install -e ".[demo]" in the mmsent checkout (or pip install "mmsent[demo]")'
+TITLE = "mmsent: review sentiment from text and photo"
+
+
+def require_gradio():
+    """The `gradio` module, or a `UsageError` saying how to install the demo extra."""
+    try:
+        import gradio
+    except ImportError as error:
+        raise UsageError(
+            f"The demo needs Gradio, an optional extra that is not installed: {INSTALL_HINT}."
+        ) from error
+    return gradio
+
+
+def write_examples(folder: Path, reviews_csv: Path = REVIEWS_CSV) -> list[list[Any]]:
+    """Write the demo's example photos into `folder` -> [[text, photo path or None], ...].
+
+    The bundled data's burnt "This phone is 🔥🔥🔥" (a negative review: the text alone cannot say),
+    the same photo redrawn intact (what a positive review with that text shows), and a clear text
+    without a photo.
+    """
+    import pandas as pd
+
+    from mmsent.data.synth import review_photo
+
+    frame = pd.read_csv(reviews_csv, dtype=str, keep_default_na=False)
+    burnt = frame[(frame["text"] == EXAMPLE_TEXT) & (frame["photo_detail"] == "burn")].iloc[0]
+    twin = burnt.copy()
+    twin["photo_state"], twin["photo_detail"] = "intact", ""  # same random stream, no burn drawn
+    folder.mkdir(parents=True, exist_ok=True)
+    review_photo(burnt).save(folder / "phone_burnt.png")
+    review_photo(twin).save(folder / "phone_intact_twin.png")
+    examples = [
+        [EXAMPLE_TEXT, str(folder / "phone_burnt.png")],
+        [EXAMPLE_TEXT, str(folder / "phone_intact_twin.png")],
+        ["Love it, works perfectly and looks great.", None],
+    ]
+    (folder / EXAMPLES_FILE).write_text(json.dumps(examples, ensure_ascii=False, indent=1) + "\n")
+    return examples
+
+
+def read_examples(folder: Path) -> list[list[Any]]:
+    """The examples `write_examples` wrote into `folder`, their photo paths inside `folder`."""
+    examples = json.loads((folder / EXAMPLES_FILE).read_text())
+    return [[text, str(folder / Path(photo).name) if photo else None] for text, photo in examples]
+
+
+def heat_map_image(image, weights: np.ndarray, gate: float) -> np.ndarray:
+    """The photo with its attention heat map and a colour bar, as an RGB array [height, width, 3]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from mmsent.viz import ATTENTION_LABEL, show_attention
+
+    fig, ax = plt.subplots(figsize=(4.4, 3.8), layout="constrained")
+    show_attention(image, weights, ax=ax, title=f"Attention over the photo (gate {gate:.2f})")
+    ax.set(xlabel="bright = the patches the review looked at", ylabel="photo")
+    fig.colorbar(ax.images[-1], ax=ax, label=ATTENTION_LABEL.replace(", in", ",\nin"), shrink=0.9)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return pixels
+
+
+def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, encoders=None):
+    """The Gradio app (`gr.Blocks`) for the model in `model_dir`; `.launch()` serves it.
+
+    `examples`: [[text, photo path or None], ...] (default: none). `encoders`: the frozen encoders,
+    if already loaded (else the model's profile loads them). Raises `UsageError` without Gradio and
+    `CheckpointError` when `model_dir` is not a model folder.
+    """
+    gr = require_gradio()
+    from mmsent.models import MultimodalSentimentModel
+    from mmsent.viz import explain_review
+
+    model = MultimodalSentimentModel.from_pretrained(model_dir, encoders=encoders)
+    labels = model.config.label_encoder()
+
+    def predict(text: str, photo: str | None):
+        if not text or not text.strip():
+            raise gr.Error("Type the review's text first (a photo alone is not a review).")
+        try:
+            explanation = explain_review(model, labels, text, photo)
+        except MmsentError as error:  # an unreadable or oversized photo: say what, keep the page
+            raise gr.Error(str(error)) from error
+        if photo is None or explanation.attention is None:
+            return explanation.probabilities, "No photo (or a text-only model): the text decides alone.", None
+        gate = f"**Gate {explanation.gate:.2f}**: how much this review used its photo (0 = none, 1 = all)."
+        return (
+            explanation.probabilities,
+            gate,
+            heat_map_image(explanation.image, explanation.attention, explanation.gate),
+        )
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(
+            f"# {TITLE}\n{model.config.mode} model, {model.config.profile} profile, labels "
+            f"{', '.join(model.config.labels)}. Type a review, add a product photo (or not), click "
+            "**Predict**."
+        )
+        with gr.Row():
+            with gr.Column():
+                text = gr.Textbox(label="Review text", lines=2, elem_id="review-text")
+                photo = gr.Image(
+                    label="Product photo (optional)",
+                    type="filepath",
+                    image_mode="RGB",
+                    sources=["upload"],
+                    elem_id="photo",
+                )
+                button = gr.Button("Predict", variant="primary", elem_id="predict")
+            with gr.Column():
+                label = gr.Label(label="Sentiment", elem_id="label")
+                gate = gr.Markdown(elem_id="gate")
+                heat = gr.Image(
+                    label="Attention heat map", type="numpy", interactive=False, elem_id="heatmap"
+                )
+        if examples:
+            gr.Examples(examples=examples, inputs=[text, photo], label="Examples from the bundled data")
+        button.click(predict, inputs=[text, photo], outputs=[label, gate, heat], api_name="predict")
+    return demo
+
+
+def launch(
+    model_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    examples_dir: Path | None = None,
+    **launch_options,
+):
+    """Build the demo with the bundled examples and serve it on http://host:port (blocks unless
+    ``prevent_thread_lock=True``); returns the app."""
+    import tempfile
+
+    folder = Path(examples_dir or tempfile.mkdtemp(prefix="mmsent-demo-"))
+    examples = write_examples(folder) if REVIEWS_CSV.is_file() else None
+    demo = build_demo(model_dir, examples)
+    demo.launch(server_name=host, server_port=port, allowed_paths=[str(folder)], **launch_options)
+    return demo
+
+
+SPACE_APP = '''\
+"""A Hugging Face Space serving an mmsent model (written by `python -m mmsent demo --export-space`).
+
+Run it locally with `python app.py` (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME pick the address).
+"""
+import os
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if (HERE / "clip-offline").is_dir():  # the offline profile's CLIP travels with the Space
+    os.environ.setdefault("MMSENT_DATA_DIR", str(HERE))
+
+from mmsent.demo import build_demo, read_examples  # noqa: E402
+
+demo = build_demo(HERE / "model", read_examples(HERE / "examples"))
+
+if __name__ == "__main__":
+    demo.launch(allowed_paths=[str(HERE / "examples")])
+'''
+
+
+def export_space(model_dir: Path, out_dir: Path) -> Path:
+    """Write a folder that runs as a Hugging Face Space: app.py, requirements.txt, README.md (the
+    Space's metadata), the model folder, the example photos and, for an offline-profile model, the
+    offline CLIP. Refuses a non-empty `out_dir`. Returns `out_dir`."""
+    gr = require_gradio()
+    from mmsent.course import REPO_BRANCH, REPO_URL
+    from mmsent.models import MultimodalSentimentModel
+
+    model = MultimodalSentimentModel.from_pretrained(model_dir)  # checks the folder is whole first
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise UsageError(f"--export-space {out_dir} is not empty; pass a new folder.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(model_dir, out_dir / "model")
+    if model.config.profile == "offline":
+        shutil.copytree(OFFLINE_CLIP_DIR, out_dir / "clip-offline")
+    write_examples(out_dir / "examples")
+    (out_dir / "app.py").write_text(SPACE_APP)
+    (out_dir / "requirements.txt").write_text(
+        f"mmsent[demo] @ git+{REPO_URL}@{REPO_BRANCH}\ngradio=={gr.__version__}\n"
+    )
+    (out_dir / "README.md").write_text(
+        "---\n"
+        f"title: {json.dumps(TITLE)}\nemoji: 🔥\ncolorFrom: blue\ncolorTo: indigo\nsdk: gradio\n"
+        f"sdk_version: {gr.__version__}\napp_file: app.py\npinned: false\nlicense: mit\n"
+        "---\n\n"
+        f"# {TITLE}\n\nA demo of an [mmsent]({REPO_URL}) model (`model/`, its card in `model/README.md`). "
+        "Run it locally with `pip install -r requirements.txt && python app.py`; publish it with "
+        "`hf upload OWNER/NAME . --repo-type space` after `hf auth login`.\n"
+    )
+    return out_dir

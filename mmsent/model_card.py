@@ -1,0 +1,164 @@
+"""The model card: the README.md a model folder carries, with Hugging Face metadata on top.
+
+`model_card(config, metrics, data)` writes what the Hub shows on a model's page: YAML metadata
+(licence, tags, base models, the test metrics as a ``model-index``), then the data it was trained
+on, the metrics table with the text-only and image-only ablations, the profile and encoders,
+intended use and limits, how to load it, and the training recipe. `read_card_metadata` parses the
+metadata back (a test, and notebook 11, read it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from mmsent.course import REPO_URL
+
+if TYPE_CHECKING:
+    from mmsent.hub import SentimentModelConfig
+
+CARD_FILE = "README.md"
+METRICS = ("accuracy", "precision", "recall", "f1")
+ABLATIONS = {
+    "fusion": "fusion (text + photo, cross-modal attention)",
+    "text_only": "text only (ablation)",
+    "image_only": "photo only (ablation)",
+}
+LIMITS = (
+    "Trained on the course's synthetic product reviews (generated text and drawn photos, `data/README.md`), "
+    "built so that each modality alone is insufficient. It has never seen real reviews or real photos: "
+    "expect it to be wrong on them until it is retrained on real data (`python -m mmsent train --data "
+    "your.csv`). English only; photos are resized to the image encoder's input. A teaching model, not "
+    "one to make decisions about people or products."
+)
+
+
+def model_card(
+    config: SentimentModelConfig, metrics: dict[str, dict[str, float]] | None = None, data: str | None = None
+) -> str:
+    """The README.md text for a model folder. `metrics`: {model mode: {metric: value}} on the test
+    split (modes absent from it are left out); `data`: a sentence on the training data."""
+    metrics = metrics or {}
+    title = f"mmsent review sentiment: {config.mode} model ({config.profile} profile)"
+    lines = ["---", *_metadata(config, metrics, title), "---", "", f"# {title}", ""]
+    lines += [
+        "Review sentiment from the review's text and its product photo: a BERT-family text encoder, "
+        "a CLIP image encoder and a cross-modal attention layer in which the text attends over the "
+        "photo's patches, with a learned gate for how much the photo is used. Built with "
+        f"[mmsent]({REPO_URL}), the course kit that trains it "
+        "(`python -m mmsent train`).",
+        "",
+        "## Data",
+        "",
+        data or "Not recorded (this model was saved outside `python -m mmsent train`).",
+        "",
+        f"Labels (in logit order): {', '.join(f'`{name}`' for name in config.labels)}.",
+        "",
+        "## Results on the test split",
+        "",
+    ]
+    lines += _metrics_table(metrics)
+    lines += [
+        "",
+        "## Encoders",
+        "",
+        f"- profile: `{config.profile}`",
+        f"- text: `{config.text_encoder}`: {config.text_source}",
+        f"- image: `{config.image_encoder}`: {config.image_source}",
+        f"- encoder weights' SHA-256 (checked when loading): `{config.encoder_fingerprint}`",
+        "",
+        "Only the weights training changed are stored in `model.safetensors` (the heads, the attention and "
+        f"the fine-tuned text layers: {_text_layers(config.train_text_layers)}); the frozen encoders are "
+        "loaded from their own source.",
+        "",
+        "## Intended use and limits",
+        "",
+        LIMITS,
+        "",
+        "## How to load it",
+        "",
+        "```python",
+        "from mmsent.models import MultimodalSentimentModel",
+        "from mmsent.train import predict_reviews",
+        "",
+        'model = MultimodalSentimentModel.from_pretrained("THIS_FOLDER_OR_HUB_ID")',
+        "labels = model.config.label_encoder()",
+        'result = predict_reviews(model, ["This phone is 🔥🔥🔥"], ["photo.png"], labels)',
+        "print(model.config.labels[result.labels[0]], result.probabilities[0], result.gate[0])",
+        "```",
+        "",
+        'or from a terminal: `python -m mmsent predict --model THIS_FOLDER --text "..." --image x.png`,',
+        "and `python -m mmsent demo --model THIS_FOLDER` for a web demo.",
+        "",
+        "## Training recipe",
+        "",
+        "```json",
+        json.dumps(config.recipe, indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _metadata(config: SentimentModelConfig, metrics: dict[str, dict[str, float]], title: str) -> list[str]:
+    """The YAML metadata block's lines (strings JSON-quoted: valid YAML)."""
+    q = json.dumps
+    bases = [
+        name
+        for name in (config.text_encoder, config.image_encoder)
+        if config.profile == "full" or (config.profile == "offline" and name == config.text_encoder)
+    ]
+    lines = [
+        "language: en",
+        "license: mit",
+        "library_name: pytorch",
+        "tags: [mmsent, multimodal, sentiment-analysis, cross-modal-attention, clip, bert]",
+        "pipeline_tag: text-classification",
+    ]
+    if bases:
+        lines.append(f"base_model: [{', '.join(q(b) for b in bases)}]")
+    if config.mode in metrics:
+        scores = metrics.get(config.mode, {})
+        lines += [
+            "model-index:",
+            f"- name: {q(title)}",
+            "  results:",
+            "  - task: {type: text-classification, name: Review sentiment from text and photo}",
+            "    dataset: {name: mmsent synthetic product reviews, type: mmsent-reviews, split: test}",
+            "    metrics:",
+        ]
+        lines += [
+            f"    - {{type: {m}, value: {round(float(scores[m]), 4)}, name: Test {m}}}"
+            for m in METRICS
+            if m in scores
+        ]
+    return lines
+
+
+def _metrics_table(metrics: dict[str, dict[str, float]]) -> list[str]:
+    if not metrics:
+        return ["Not measured (this model was saved without test metrics)."]
+    rows = [
+        "| model | accuracy | precision (macro) | recall (macro) | F1 (macro) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for mode, name in ABLATIONS.items():
+        if mode in metrics:
+            rows.append(f"| {name} | " + " | ".join(f"{metrics[mode][m]:.3f}" for m in METRICS) + " |")
+    return rows
+
+
+def _text_layers(train_text_layers: int | None) -> str:
+    if train_text_layers is None:
+        return "the whole text encoder"
+    return "none" if train_text_layers == 0 else f"the top {train_text_layers}"
+
+
+def read_card_metadata(text: str) -> dict[str, Any]:
+    """The YAML metadata of a model card's text (between the first two ``---`` lines), as a dict."""
+    import yaml
+
+    if not text.startswith("---\n"):
+        raise ValueError("A model card starts with a '---' line opening its metadata.")
+    block = text[4:].split("\n---\n", 1)[0]
+    return yaml.safe_load(block)

@@ -1,0 +1,195 @@
+"""`python -m mmsent demo`: the Gradio app driven from a real headless Chromium, from `gradio_client`, and
+as an exported Space started with `python app.py`. One small model (tiny profile) and one server for the
+module. Needs the demo extra (`pip install -e ".[demo,browser]"`) and Debian's `chromium` (README, tests)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmsent import cli
+from mmsent.encoders import load_encoders
+from mmsent.models import MultimodalSentimentModel
+
+gradio = pytest.importorskip("gradio", reason='the demo extra is not installed: pip install -e ".[demo]"')
+from gradio_client import Client, handle_file  # noqa: E402  (comes with gradio)
+
+from mmsent import demo  # noqa: E402
+
+CHROMIUM = Path(os.environ.get("MMSENT_CHROMIUM", "/usr/bin/chromium"))
+LABELS = ["negative", "positive"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """A module folder with model/ (a tiny-profile fusion model, seeded) and examples/."""
+    folder = tmp_path_factory.mktemp("demo")
+    torch.manual_seed(0)
+    MultimodalSentimentModel(load_encoders("tiny"), len(LABELS)).save_pretrained(folder / "model", LABELS)
+    demo.write_examples(folder / "examples")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(folder):
+    """The demo served on a free local port for the whole module -> its URL."""
+    app = demo.build_demo(folder / "model", demo.read_examples(folder / "examples"))
+    port = free_port()
+    app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        allowed_paths=[str(folder / "examples")],
+    )
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def ask(url: str, text: str, photo: Path | None):
+    """(label dict, gate text, heat map file or None) from the app's /predict endpoint."""
+    client = Client(url, verbose=False)
+    return client.predict(text, handle_file(str(photo)) if photo else None, api_name="/predict")
+
+
+def test_gradio_client_gets_label_probabilities_gate_and_heat_map(server, folder):
+    burnt = folder / "examples" / "phone_burnt.png"
+    label, gate, heat = ask(server, demo.EXAMPLE_TEXT, burnt)
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert set(confidences) == set(LABELS) and label["label"] == max(confidences, key=confidences.get)
+    assert sum(confidences.values()) == pytest.approx(1.0, abs=1e-4)
+    assert gate.startswith("**Gate 0.") and Path(heat).stat().st_size > 1000
+    from PIL import Image
+
+    assert Image.open(heat).size == (440, 380)  # the heat map figure, drawn
+    label, gate, heat = ask(server, "Love it, works perfectly.", None)
+    assert heat is None and "No photo" in gate and label["label"] in LABELS
+
+
+def test_a_blank_review_gets_an_error_on_the_page(server):
+    with pytest.raises(Exception, match="Type the review's text first"):
+        ask(server, "   ", None)
+
+
+def test_the_page_in_a_real_browser_shows_label_and_heat_map(server, folder, tmp_path):
+    """Headless Chromium types a text, uploads a photo, clicks Predict; the label and the heat map appear."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set MMSENT_CHROMIUM)")
+    sync_playwright = pytest.importorskip(
+        "playwright.sync_api", reason="pip install -e '.[browser]'"
+    ).sync_playwright
+    photo = folder / "examples" / "phone_burnt.png"
+    expected = ask(server, demo.EXAMPLE_TEXT, photo)[0]["label"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(server)
+        page.locator("#review-text textarea").fill(demo.EXAMPLE_TEXT)
+        page.locator("#photo input[type=file]").set_input_files(str(photo))
+        page.locator("#photo img").first.wait_for(timeout=20_000)  # the upload is shown
+        page.locator("#predict").click()
+        heat = page.locator("#heatmap img").first
+        heat.wait_for(timeout=30_000)
+        width, height, loaded = heat.evaluate("i => [i.naturalWidth, i.naturalHeight, i.complete]")
+        shown = page.locator("#label").inner_text()
+        gate = page.locator("#gate").inner_text()
+        page.screenshot(path=tmp_path / "demo.png", full_page=True)
+        browser.close()
+    assert loaded and (width, height) == (440, 380)
+    assert shown.splitlines()[1] == expected  # "Sentiment", then the predicted label, then the bars
+    assert "%" in shown and gate.startswith("Gate 0.")
+    assert (tmp_path / "demo.png").stat().st_size > 10_000
+    print(f"screenshot: {tmp_path / 'demo.png'}")
+
+
+def test_the_exported_space_runs_with_python_app_py(folder, tmp_path, capsys):
+    space = tmp_path / "space"
+    assert cli.main(["demo", "--model", str(folder / "model"), "--export-space", str(space)]) == 0
+    assert {p.name for p in space.iterdir()} == {
+        "app.py",
+        "requirements.txt",
+        "README.md",
+        "model",
+        "examples",
+    }
+    assert "sdk: gradio" in (space / "README.md").read_text()
+    assert "mmsent[demo] @ git+" in (space / "requirements.txt").read_text()
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=space,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                label, gate, heat = ask(url, demo.EXAMPLE_TEXT, space / "examples" / "phone_intact_twin.png")
+                break
+            except Exception:  # not listening yet
+                time.sleep(1)
+        else:
+            pytest.fail(f"the Space did not answer: {process.poll()=}\n{process.communicate(timeout=5)[0]}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert label["label"] in LABELS and Path(heat).is_file() and gate.startswith("**Gate")
+
+
+def test_demo_says_what_to_do_without_a_model_or_without_gradio(tmp_path, monkeypatch, capsys):
+    assert cli.main(["demo", "--model", str(tmp_path / "none" / "model")]) == 2
+    assert "python -m mmsent train" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio now raises ImportError
+    assert cli.main(["demo", "--model", str(tmp_path)]) == 2
+    assert 'pip install -e ".[demo]"' in capsys.readouterr().err
+
+
+def test_export_space_refuses_a_folder_that_is_not_empty(folder, tmp_path, capsys):
+    (tmp_path / "space").mkdir()
+    (tmp_path / "space" / "mine.txt").write_text("x")
+    assert (
+        cli.main(["demo", "--model", str(folder / "model"), "--export-space", str(tmp_path / "space")]) == 2
+    )
+    assert "not empty" in capsys.readouterr().err
+
+
+def test_bad_port_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["demo", "--port", "70000"])
+    assert exit_.value.code == 2 and "1..65535" in capsys.readouterr().err
+
+
+def test_examples_are_the_burnt_phone_and_its_intact_twin(folder):
+    import numpy as np
+    from PIL import Image
+
+    examples = demo.read_examples(folder / "examples")
+    assert [e[0] for e in examples[:2]] == [demo.EXAMPLE_TEXT] * 2 and examples[2][1] is None
+    burnt, intact = (np.asarray(Image.open(e[1]), dtype=int) for e in examples[:2])
+    differs = np.abs(burnt - intact).sum(-1) > 30
+    assert 0.005 < differs.mean() < 0.5  # the same photo but for the burn
