@@ -146,6 +146,73 @@ def check_no_installs(nb: dict, relpath: str) -> list[str]:
     ]
 
 
+# Each glossary entry of notebooks/README.md (`<a id="glossary-KEY"></a>**Term**`), and how the term is spelt.
+GLOSSARY_TERMS = {
+    "ablation": r"ablations?",
+    "adamw": r"AdamW",
+    "attention-weights": r"attention weights?",
+    "attention-lift": r"(?:attention )?lift",
+    "cross-entropy": r"cross[- ]entropy",
+    "dropout": r"dropout",
+    "embedding": r"embeddings?",
+    "epoch": r"epochs?",
+    "gate": r"gates?",
+    "logits": r"logits?",
+    "macro-average": r"macro",
+    "mlp": r"MLPs?",
+    "nats": r"nats",
+    "patch-tokens": r"patch tokens?",
+    "softmax": r"softmax(?:es)?",
+    "warm-up": r"warm[- ]?ups?",
+}
+_NOT_PROSE = re.compile(
+    r"```.*?```"  # a fenced code block
+    r"|`[^`\n]*`"  # inline code
+    r"|\$\$.*?\$\$|\$[^$\n]*\$"  # maths
+    r"|<[^>\n]*>"  # an HTML tag
+    r"|^#[^\n]*$",  # a heading: no links there
+    re.DOTALL | re.MULTILINE,
+)
+_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]*)\)")
+
+
+def first_glossary_uses(nb: dict) -> list[tuple[str, int, int, int, str]]:
+    """(key, cell index, start, end, link target or "") of the first prose use of each glossary term.
+
+    Code, maths, HTML and headings are not prose; a use inside a link's text reports that link's target.
+    """
+    found = {}
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = _source(cell)
+        prose = _NOT_PROSE.sub(lambda m: " " * len(m.group()), text)
+        links = [(m.start(1), m.end(1), m.group(2)) for m in _LINK.finditer(text)]
+        for link in _LINK.finditer(prose):  # link targets are not prose either
+            prose = prose[: link.start(2)] + " " * len(link.group(2)) + prose[link.end(2) :]
+        for key, spelling in GLOSSARY_TERMS.items():
+            match = key not in found and re.search(rf"(?i)(?<![\w-]){spelling}(?![\w-])", prose)
+            if match:
+                target = next((t for start, end, t in links if start <= match.start() < end), "")
+                found[key] = (key, index, match.start(), match.end(), target)
+    return sorted(found.values(), key=lambda use: use[1:3])
+
+
+def glossary_link(key: str, relpath: str) -> str:
+    """The link from a notebook at `relpath` to the glossary entry `key`."""
+    guide = "README.md" if Path(relpath).parent.name == "notebooks" else "../README.md"
+    return f"{guide}#glossary-{key}"
+
+
+def check_glossary_links(nb: dict, relpath: str) -> list[str]:
+    return [
+        f"cell {index}: the first use of glossary term {key!r} ({_source(nb['cells'][index])[start:end]!r}) "
+        f"must link to the glossary: [{_source(nb['cells'][index])[start:end]}]({glossary_link(key, relpath)})"
+        for key, index, start, end, target in first_glossary_uses(nb)
+        if target != glossary_link(key, relpath)
+    ]
+
+
 CHECKS = (
     check_valid_nbformat,
     check_no_outputs,
@@ -157,6 +224,7 @@ CHECKS = (
     check_recap_and_exercises,
     check_nothing_skipped,
     check_no_installs,
+    check_glossary_links,
 )
 
 
@@ -198,6 +266,23 @@ def test_solutions_match_a_notebook():
     main = {path.name for path in NOTEBOOKS_DIR.glob("*.ipynb")}
     orphans = [path.name for path in (NOTEBOOKS_DIR / "solutions").glob("*.ipynb") if path.name not in main]
     assert not orphans, f"solutions/ notebooks must share the name of a notebook: {orphans}"
+
+
+def test_every_glossary_entry_has_its_spelling_here():
+    guide = (NOTEBOOKS_DIR / "README.md").read_text(encoding="utf-8")
+    assert sorted(re.findall(r'<a id="glossary-([a-z-]+)"></a>', guide)) == sorted(GLOSSARY_TERMS)
+
+
+def test_a_term_is_found_and_linked_only_in_prose():
+    nb = _good_notebook()
+    nb["cells"].append(nbformat.v4.new_markdown_cell(
+        "## Dropout\n\n`dropout=0.1` and $dropout$ are not prose; [logits](README.md#glossary-logits), "
+        "then **[dropout](README.md#glossary-dropout)**, then logits again."
+    ))  # fmt: skip
+    uses = [(key, target) for key, _, _, _, target in first_glossary_uses(nb)]
+    assert uses == [("logits", "README.md#glossary-logits"), ("dropout", "README.md#glossary-dropout")]
+    assert check_glossary_links(nb, "notebooks/00_welcome_and_setup.ipynb") == []
+    assert check_glossary_links(nb, "notebooks/solutions/00_welcome_and_setup.ipynb")  # ../README.md there
 
 
 def test_instructor_guide_lists_every_notebook():
@@ -266,6 +351,7 @@ SPOILS = {  # name: (how to break the good notebook, the check that must notice)
     "NBVAL_SKIP": (_set(4, source="# NBVAL_SKIP\nx = 1"), check_nothing_skipped),
     "raises-exception tag": (_set(4, metadata={"tags": ["raises-exception"]}), check_nothing_skipped),
     "pip install": (_set(4, source="!pip install torch"), check_no_installs),
+    "unlinked term": (_append_cell("Dropout, then [dropout](README.md#glossary-dropout)."), check_glossary_links),
 }
 
 
