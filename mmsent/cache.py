@@ -18,7 +18,8 @@ Reads are verified: each entry's metadata holds a SHA-256 of its tensors (names,
 bytes), and `FeatureCache.load` checks it, that every tensor is a finite floating-point array and,
 when the caller says which, the shapes. A damaged entry (a bad copy, a flipped bit), one of another
 format or one with other shapes is a miss: the photo is encoded again and the entry rewritten, and
-the cache says so once (a warning), instead of training on NaNs or failing on a shape.
+the cache says so once (a warning), instead of training on NaNs or failing on a shape. (The call
+snippets of `mmsent.audio.store` are kept here too, as int16 samples: the one integer type accepted.)
 
 Writes are atomic: a temporary file in the same folder, then `os.replace` over the final name
 (a rename within one folder is atomic on POSIX and Windows). Two processes writing the same photo
@@ -119,8 +120,8 @@ def entry_problem(
     for name, tensor in tensors.items():
         if shapes is not None and tuple(tensor.shape) != tuple(shapes[name]):
             return f"{name} has shape {tuple(tensor.shape)}, expected {tuple(shapes[name])}"
-        if not tensor.is_floating_point():
-            return f"{name} has dtype {tensor.dtype}, expected floating point"
+        if not (tensor.is_floating_point() or tensor.dtype == torch.int16):  # int16: audio samples
+            return f"{name} has dtype {tensor.dtype}, expected floating point (or int16 audio)"
     if tensors_digest(tensors) != metadata[CHECKSUM_KEY]:
         return "its checksum does not match (damaged bytes)"
     if not all(bool(torch.isfinite(tensor).all()) for tensor in tensors.values()):

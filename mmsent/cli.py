@@ -8,6 +8,8 @@ python -m mmsent pretrain-clip              # rebuild data/clip-offline
 python -m mmsent pretrain-generator         # rebuild data/generator-offline (notebook 10's model)
 python -m mmsent make-data                  # regenerate the bundled review set
 python -m mmsent demo --model reports/latest/model   # a web demo (Gradio, the .[demo] extra)
+python -m mmsent make-calls                 # regenerate the call-centre table (notebook 09)
+python -m mmsent pretrain-audio             # rebuild data/audio-encoder (notebook 09)
 python -m mmsent doctor                     # versions, device, profile and known problems, to paste
 python -m mmsent course --repo-url https://github.com/me/mmsent   # point badges and set-up cells at a fork
 
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 from mmsent import demo_cli, kit_cli, validate
+from mmsent.audio import cli as audio_cli
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
 from mmsent.validate import MODES
@@ -220,6 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     kit_cli.add_parsers(commands)
     generation_commands.add_parsers(commands)
     demo_cli.add_parsers(commands)
+    audio_cli.add_parsers(commands)
     for command in commands.choices.values():
         command.add_argument(
             "--debug", action="store_true", help="on an error, show the Python traceback"
@@ -522,6 +526,7 @@ COMMANDS = {
     **kit_cli.COMMANDS,
     **generation_commands.COMMANDS,
     **demo_cli.COMMANDS,
+    **audio_cli.COMMANDS,
 }
 
 
