@@ -10,6 +10,7 @@ python -m mmsent make-data                  # regenerate the bundled review set
 python -m mmsent demo --model reports/latest/model   # a web demo (Gradio, the .[demo] extra)
 python -m mmsent make-calls                 # regenerate the call-centre table (notebook 09)
 python -m mmsent pretrain-audio             # rebuild data/audio-encoder (notebook 09)
+python -m mmsent import-amazon Electronics.jsonl.gz --meta meta_Electronics.jsonl.gz --out data/amazon
 python -m mmsent doctor                     # versions, device, profile and known problems, to paste
 python -m mmsent course --repo-url https://github.com/me/mmsent   # point badges and set-up cells at a fork
 
@@ -27,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from mmsent import demo_cli, kit_cli, validate
+from mmsent import demo_cli, import_cli, kit_cli, validate
 from mmsent.audio import cli as audio_cli
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
@@ -52,6 +53,17 @@ OUTSIDE_PATHS_ARG = dict(
     action="store_true",
     help="accept photos whose real path (symlinks resolved) is outside the CSV's folder "
     "(default: refuse them)",
+)
+PHOTO_DIR_ARG = dict(
+    type=Path,
+    default=None,
+    help="folder where photo URLs (http:// and https:// in image_path) are downloaded to, once "
+    "(default: the photos/ folder of the feature cache, MMSENT_CACHE_DIR)",
+)
+OFFLINE_ARG = dict(
+    action="store_true",
+    help="download no photo URL: use the photos already in the photo folder and report the rows whose "
+    "photo would need a download (they are kept text-only)",
 )
 COLUMNS_HELP = (
     "rename your CSV's columns as it is read, YOUR_NAME=OUR_NAME separated by commas, e.g. "
@@ -152,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing --report-dir whole (default: refuse)"
     )
     train.add_argument("--allow-outside-paths", **OUTSIDE_PATHS_ARG)
+    train.add_argument("--photo-dir", **PHOTO_DIR_ARG)
+    train.add_argument("--offline", **OFFLINE_ARG)
     train.add_argument(
         "--seed", type=validate.seed, default=0, help="seed for splits, initialisation and shuffling"
     )
@@ -176,6 +190,8 @@ def _parser() -> argparse.ArgumentParser:
         "out, as recorded with the model), or 'all' for every row (default test)",
     )
     evaluate.add_argument("--allow-outside-paths", **OUTSIDE_PATHS_ARG)
+    evaluate.add_argument("--photo-dir", **PHOTO_DIR_ARG)
+    evaluate.add_argument("--offline", **OFFLINE_ARG)
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics to this file")
     evaluate.add_argument("--device", **DEVICE_ARG)
 
@@ -220,6 +236,7 @@ def _parser() -> argparse.ArgumentParser:
         "--n", type=validate.positive_int, default=2400, help="number of reviews (default 2400)"
     )
     data.add_argument("--seed", type=validate.seed, default=0, help="seed (default 0)")
+    import_cli.add_parsers(commands)
     kit_cli.add_parsers(commands)
     generation_commands.add_parsers(commands)
     demo_cli.add_parsers(commands)
@@ -279,6 +296,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
         min_rows=args.batch_size,
         columns=args.columns,
         allow_outside_paths=args.allow_outside_paths,
+        photos=_photo_store(args),
     )
     if main:
         (report / "skipped_rows.txt").write_text(table.report() + "\n")
@@ -464,6 +482,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         label_encoder=labels,
         columns=args.columns,
         allow_outside_paths=args.allow_outside_paths,
+        photos=_photo_store(args),
     )
     frame, which = rows_to_score(table, args.split, record)
     print(f"scoring {which}", file=sys.stderr)
@@ -476,6 +495,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps({**scored, **metrics}, indent=2) + "\n")
     return 0
+
+
+def _photo_store(args: argparse.Namespace):
+    """The photo store that --photo-dir, --offline and --no-progress describe."""
+    from mmsent.data.photo_store import PhotoStore
+
+    return PhotoStore(args.photo_dir, offline=args.offline, progress=not getattr(args, "no_progress", False))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -523,6 +549,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "pretrain-clip": cmd_pretrain_clip,
     "make-data": cmd_make_data,
+    **import_cli.COMMANDS,
     **kit_cli.COMMANDS,
     **generation_commands.COMMANDS,
     **demo_cli.COMMANDS,

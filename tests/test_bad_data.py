@@ -11,6 +11,7 @@ from PIL import Image
 from mmsent.data import DataError, ImageProblem, check_image, load_reviews
 from mmsent.data.csvfile import pandas_engine
 from mmsent.data.labels import label_name, merge_case_variants
+from mmsent.data.photo_store import PhotoStore
 
 # ----------------------------------------------------------------------------- labels
 
@@ -124,12 +125,16 @@ def test_a_pipe_named_as_a_photo_is_refused_without_hanging(tiny_csv):
     assert record["problem"] == "not a regular file" and record["action"] == "kept text-only"
 
 
-def test_a_photo_url_is_reported_as_a_url(tiny_csv):
-    url = "https://example.com/p/1.png"
-    table = load_reviews(tiny_csv(edit=lambda f: f.assign(image_path=[url] + list(f["image_path"][1:]))))
-    (record,) = table.problems.to_dict("records")
-    assert record["problem"] == "photo URL"
-    assert "photo URLs are not supported yet; download them" in record["detail"]
+def test_a_photo_url_of_another_scheme_is_refused_and_offline_downloads_nothing(tiny_csv, tmp_path):
+    urls = ["ftp://example.com/p/1.png", "https://example.com/p/2.png"]
+    table = load_reviews(
+        tiny_csv(edit=lambda f: f.assign(image_path=urls + list(f["image_path"][2:]))),
+        photos=PhotoStore(tmp_path / "photos", offline=True),  # no request leaves the machine
+    )
+    ftp, https = table.problems.to_dict("records")
+    assert ftp["problem"] == "unsupported photo URL"
+    assert "only http:// and https:// photo URLs are downloaded" in ftp["detail"]
+    assert https["problem"] == "photo download: not allowed (offline)" and urls[1] in https["detail"]
 
 
 def test_a_symlink_inside_the_data_folder_that_leads_outside_is_refused(tiny_csv, tmp_path):

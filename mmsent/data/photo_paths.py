@@ -3,7 +3,8 @@
 A relative path is resolved against `root` (the CSV's folder); the photo's real path, symbolic
 links followed, must stay inside `root` unless `allow_outside` (``--allow-outside-paths``): so
 "../../etc/passwd", a link to /etc and an absolute path elsewhere are refused, each reported with
-where it leads. A URL is reported as a URL (photos are read from disk only, for now).
+where it leads. `http://` and `https://` URLs are downloaded by `mmsent.data.photo_store` before
+this is asked; any other URL (`file:`, `ftp://`, `data:`, `s3://`, ...) is refused with advice.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from mmsent.data.images import UNREADABLE
 # Problem names in `ReviewTable.problems` (image problems proper are named in images.py).
 NO_IMAGE_PATH = "no image path"
 ESCAPES_ROOT = "path escapes the data folder"
-PHOTO_URL = "photo URL"
-URL = re.compile(r"(?i)^[a-z][a-z0-9+.-]*://")  # http://, https://, s3://, file://, ...
+PHOTO_URL = "unsupported photo URL"
+# http://, https://, s3://, ftp://, file://, and the schemes written without // (file:/x, data:...).
+URL = re.compile(r"(?i)^(?:[a-z][a-z0-9+.-]*://|(?:file|data):)")
 
 
 def resolve_image_path(
@@ -33,7 +35,8 @@ def resolve_image_path(
     text = str(cell).strip()
     if URL.match(text):
         return None, PHOTO_URL, (
-            f"{text!r}: photo URLs are not supported yet; download them and point image_path at the files"
+            f"{text[:80]!r}: only http:// and https:// photo URLs are downloaded; fetch this photo "
+            "yourself and point image_path at the file"
         )
     if "\x00" in text:
         return None, UNREADABLE, f"{text!r}: the path contains a NUL character"

@@ -13,10 +13,11 @@ other column (rating, price, `split`, ...) is kept. Problems are handled in two 
 Image paths: a relative path is resolved against `root` (default: the CSV's folder). The
 photo's real path (symlinks resolved) must stay inside `root`, so "../../etc/passwd", a symlink
 to /etc and an absolute path elsewhere on disk are refused and reported, unless
-`allow_outside_paths=True` (`--allow-outside-paths`). An `http(s)://` URL is reported as a URL
-(photos are read from disk only). The header is checked first (`mmsent.data.csvfile`: the
-delimiter is sniffed, duplicate columns and impossible `columns` renames are refused) and label
-cells are normalised as `mmsent.data.labels` describes.
+`allow_outside_paths=True` (`--allow-outside-paths`). An `http(s)://` URL is downloaded once into
+a photo store (`mmsent.data.photo_store`) and read from there; a failed download is reported by row
+with its URL and reason, and the review kept text-only. The header is checked first
+(`mmsent.data.csvfile`: the delimiter is sniffed, duplicate columns and impossible `columns` renames
+are refused) and label cells are normalised as `mmsent.data.labels` describes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from mmsent.data.csvfile import check_header, pandas_engine, read_header
 from mmsent.data.images import DataError, ImageProblem, check_image
 from mmsent.data.labels import label_name, merge_case_variants
 from mmsent.data.photo_paths import resolve_image_path
+from mmsent.data.photo_store import PhotoStore, describe_download_failures, fetch_urls, photo_url
 from mmsent.paths import REVIEWS_CSV
 
 logger = logging.getLogger(__name__)
@@ -177,7 +179,8 @@ class ReviewTable:
         lines.append(f"  {no_photo} usable reviews have no usable photo (text-only).")
         lines.extend(f"  Note: {note}." for note in self.notes)
         lines.append(_describe_problems(self.problems, max_ids))
-        return "\n".join(lines)
+        downloads = describe_download_failures(self.problems)
+        return "\n".join(lines + [downloads] if downloads else lines)
 
 
 def load_reviews(
@@ -190,6 +193,7 @@ def load_reviews(
     columns: Mapping[str, str] | None = None,
     require_labels: bool = True,
     allow_outside_paths: bool = False,
+    photos: PhotoStore | None = None,
 ) -> ReviewTable:
     """Read and validate a review CSV; see the module docstring for the rules.
 
@@ -205,6 +209,8 @@ def load_reviews(
         require_labels: False accepts a table without a `label` column (for prediction);
             its rows get `label` None and `label_id` -1.
         allow_outside_paths: accept photos whose real path lies outside `root`.
+        photos: where `http(s)://` photo URLs are downloaded to (default: `PhotoStore()`, in the
+            feature cache); `PhotoStore(offline=True)` uses stored photos only.
     Raises:
         DataError: on a fatal problem (what, where, and what to do are in the message).
     """
@@ -219,7 +225,9 @@ def load_reviews(
     usable = _rows_with_text(raw, log)
     if "label" in raw.columns:
         usable &= _rows_with_label(raw, log)
-    image_paths = _locate_images(raw["image_path"], usable, root, log, check_images, allow_outside_paths)
+    image_paths = _locate_images(
+        raw["image_path"], usable, root, log, check_images, allow_outside_paths, photos
+    )
 
     frame = _usable_frame(raw, usable, image_paths, log)
     problems = log.frame()
@@ -361,11 +369,14 @@ def _locate_images(
     log: _ProblemLog,
     check_images: bool,
     allow_outside: bool = False,
+    photos: PhotoStore | None = None,
 ) -> list[str | None]:
     """Absolute photo path per row, or None (reported) when the photo cannot be used."""
     paths: list[str | None] = [None] * len(cells)
+    fetched = fetch_urls(cells.to_numpy()[usable], photos)  # photo URLs -> files in the photo store
     for position, cell in zip(np.flatnonzero(usable), cells.to_numpy()[usable], strict=True):
-        path, problem, detail = resolve_image_path(cell, root, allow_outside)
+        url = photo_url(cell)
+        path, problem, detail = fetched[url] if url else resolve_image_path(cell, root, allow_outside)
         error = _image_problem(path) if path is not None and check_images else None
         if error is not None:
             path, problem = None, error.problem

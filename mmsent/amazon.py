@@ -1,0 +1,312 @@
+"""Import the Amazon Reviews 2023 JSON Lines format into a review table the kit trains on.
+
+The public release (McAuley Lab, 2023) has one review per line::
+
+    {"rating": 4.0, "title": "...", "text": "...", "images": [{"small_image_url": ..., "medium_image_url":
+     ..., "large_image_url": ..., "attachment_type": "IMAGE"}], "asin": "B0...", "parent_asin": "B0...",
+     "user_id": "AE...", "timestamp": 1588687728923, "helpful_vote": 0, "verified_purchase": true}
+
+and a separate meta file, one product per line (`parent_asin`, `title`, `price`, `store`, `images`
+with a `variant` "MAIN" photo, `categories`, ...). `import_amazon` streams the reviews (any size: one
+line in memory at a time, the CSV written as it goes; the meta file is indexed in a temporary SQLite
+file, not in memory) and writes `reviews.csv` with
+
+- `review_id`: "a" + 16 hex digits of SHA-256(user_id, asin, timestamp): the same review gets the same
+  id in every import, whatever the file's order;
+- `text`: the review's title and text joined ("Title. Text"), `label` by `LABEL_RULE` and `rating`;
+- `image_path`: the review's first photo (its medium-size URL; downloaded by `train` into the photo
+  store), blank when the reviewer posted none; `product_image_path`: the product's MAIN catalogue photo
+  from the meta file, so "customer photo" and "stock photo" can be compared;
+- `verified_purchase` (0/1), `helpful_votes`, `price`, `product_title`, `store`, `asin`, `parent_asin`,
+  `timestamp`; the meta columns are blank for a product the meta file does not have.
+
+Every input line is accounted for: imported, dropped by the rating rule (3 stars, unless
+`three_classes`), or reported as malformed with its line number and reason (not JSON, not UTF-8, a
+missing field, a rating outside 1..5, no text); the counts go to the log and to `import_report.txt`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import logging
+import math
+import os
+import sqlite3
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmsent.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+# Stars -> label. 3 stars says neither: dropped, or "neutral" with three_classes.
+LABEL_RULE = {1: "negative", 2: "negative", 3: None, 4: "positive", 5: "positive"}
+NEUTRAL = "neutral"
+REVIEW_PHOTO_SIZES = ("medium_image_url", "large_image_url", "small_image_url")  # first found is used
+PRODUCT_PHOTO_SIZES = ("large", "hi_res", "thumb")
+COLUMNS = (
+    "review_id", "text", "image_path", "label", "rating", "product_image_path", "verified_purchase",
+    "helpful_votes", "price", "product_title", "store", "asin", "parent_asin", "timestamp",
+)  # fmt: skip
+REPORT_LINES = 200  # malformed lines listed one by one in the report (all are counted)
+
+
+class Malformed(Exception):
+    """A line that cannot be imported; the message says why."""
+
+
+@dataclass
+class ImportReport:
+    """What became of every line: `imported + dropped_neutral + len(malformed) == lines`."""
+
+    reviews_path: Path
+    csv_path: Path
+    lines: int = 0
+    imported: int = 0
+    dropped_neutral: int = 0
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+    labels: Counter = field(default_factory=Counter)
+    with_photo: int = 0
+    with_meta: int = 0
+    meta_products: int = 0
+    meta_malformed: list[tuple[int, str]] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [
+            f"Imported {self.reviews_path} into {self.csv_path}",
+            f"  {self.lines} lines: {self.imported} imported, {self.dropped_neutral} dropped by the rating "
+            f"rule (3 stars), {len(self.malformed)} malformed.",
+            "  Labels: "
+            + (", ".join(f"{n} {name}" for name, n in sorted(self.labels.items())) or "none")
+            + ".",
+            f"  {self.with_photo} imported reviews have a photo; {self.with_meta} found their product in the "
+            f"meta file ({self.meta_products} products read).",
+        ]
+        for what, bad in (("review", self.malformed), ("meta", self.meta_malformed)):
+            if bad:
+                lines.append(f"  Malformed {what} lines (line number: reason):")
+                lines.extend(f"    {number}: {reason}" for number, reason in bad[:REPORT_LINES])
+                if len(bad) > REPORT_LINES:
+                    lines.append(f"    ... and {len(bad) - REPORT_LINES} more")
+        return "\n".join(lines)
+
+
+def import_amazon(
+    reviews_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    meta_path: str | os.PathLike | None = None,
+    three_classes: bool = False,
+    overwrite: bool = False,
+) -> ImportReport:
+    """Write `out_dir/reviews.csv` and `out_dir/import_report.txt` from Amazon Reviews 2023 files.
+
+    `reviews_path` and `meta_path` are JSON Lines, plain or gzip-compressed (`.jsonl` or `.jsonl.gz`).
+    Raises `DataError` for a missing file, or an existing `reviews.csv` without `overwrite`.
+    """
+    reviews_path, out_dir = Path(reviews_path), Path(out_dir)
+    csv_path = out_dir / "reviews.csv"
+    if csv_path.exists() and not overwrite:
+        raise DataError(f"{csv_path} exists already; pass --overwrite (overwrite=True) to replace it.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = ImportReport(reviews_path, csv_path)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".import-") as work:
+        meta = _MetaIndex(Path(work) / "meta.sqlite", meta_path, report)
+        partial = Path(work) / "reviews.csv"
+        with partial.open("w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, fieldnames=COLUMNS)
+            writer.writeheader()
+            for number, line in _lines(reviews_path):
+                report.lines += 1
+                try:
+                    row = review_row(line, three_classes)
+                except Malformed as reason:
+                    report.malformed.append((number, str(reason)))
+                    continue
+                if row is None:
+                    report.dropped_neutral += 1
+                    continue
+                product = meta.get(row["parent_asin"])
+                row.update(product or {})
+                report.imported += 1
+                report.labels[row["label"]] += 1
+                report.with_photo += bool(row["image_path"])
+                report.with_meta += product is not None
+                writer.writerow(row)
+        meta.close()
+        os.replace(partial, csv_path)  # a reviews.csv is whole or absent
+    (out_dir / "import_report.txt").write_text(report.text() + "\n", encoding="utf-8")
+    logger.info(
+        "%s: %d lines, %d imported, %d dropped (3 stars), %d malformed",
+        reviews_path,
+        report.lines,
+        report.imported,
+        report.dropped_neutral,
+        len(report.malformed),
+    )
+    return report
+
+
+def review_row(line: bytes, three_classes: bool = False) -> dict[str, Any] | None:
+    """The CSV row of one review line; None when the rating rule drops it; raises `Malformed`."""
+    review = _json_object(line)
+    rating = _rating(review.get("rating"))
+    label = LABEL_RULE[rating] or (NEUTRAL if three_classes else None)
+    missing = [key for key in ("user_id", "asin", "timestamp") if review.get(key) in (None, "")]
+    if missing:
+        raise Malformed(f"missing {', '.join(missing)} (needed for a stable review_id)")
+    title, body = (_clean(review.get(key)) for key in ("title", "text"))
+    if not title and not body:
+        raise Malformed("no title and no text")
+    if label is None:
+        return None
+    key = "\x1f".join(str(review[name]) for name in ("user_id", "asin", "timestamp"))
+    return {
+        "review_id": "a" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16],
+        "text": _join(title, body),
+        "image_path": _first_review_photo(review.get("images")),
+        "label": label,
+        "rating": rating,
+        "verified_purchase": int(bool(review.get("verified_purchase"))),
+        "helpful_votes": _count(review.get("helpful_vote")),
+        "asin": review["asin"],
+        "parent_asin": review.get("parent_asin") or review["asin"],
+        "timestamp": review["timestamp"],
+    }
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, raw line) of a plain or gzip JSON Lines file, one at a time."""
+    if not path.is_file():
+        raise DataError(f"No Amazon reviews file at {path}. Pass a .jsonl or .jsonl.gz file.")
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rb") as file:
+            yield from enumerate(file, start=1)
+    except (OSError, EOFError) as error:  # a cut-off .gz
+        raise DataError(f"{path} cannot be read to the end ({error}); download it again.") from error
+
+
+def _json_object(line: bytes) -> dict[str, Any]:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Malformed(f"not UTF-8 ({error.reason} at byte {error.start})") from error
+    if not text.strip():
+        raise Malformed("blank line")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Malformed(f"not JSON ({error.msg} at column {error.colno})") from error
+    if not isinstance(value, dict):
+        raise Malformed(f"a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _rating(value: Any) -> int:
+    """1..5 from 5.0, 5 or "5"; raises `Malformed` otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise Malformed(f"rating {value!r} is not a number from 1 to 5") from None
+    if not math.isfinite(number) or number != round(number) or not 1 <= number <= 5:
+        raise Malformed(f"rating {value!r} is not a number from 1 to 5")
+    return int(number)
+
+
+def _clean(value: Any) -> str:
+    """A text field as one line of text (CSV-friendly: no line breaks, no surrounding spaces)."""
+    return " ".join(str(value).split()) if isinstance(value, str | int | float) else ""
+
+
+def _join(title: str, body: str) -> str:
+    if not title or not body:
+        return title or body
+    return f"{title} {body}" if title[-1] in ".!?…。！？" else f"{title}. {body}"
+
+
+def _count(value: Any) -> int:
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _first_review_photo(images: Any) -> str:
+    for image in images if isinstance(images, list) else []:
+        if isinstance(image, dict):
+            for size in REVIEW_PHOTO_SIZES:
+                if isinstance(image.get(size), str) and image[size].strip():
+                    return image[size].strip()
+    return ""
+
+
+def _main_product_photo(images: Any) -> str:
+    """The MAIN variant's photo (else the first one) of a meta line's `images`."""
+    photos = [image for image in images if isinstance(image, dict)] if isinstance(images, list) else []
+    photos.sort(key=lambda image: image.get("variant") != "MAIN")  # stable: MAIN first
+    for image in photos:
+        for size in PRODUCT_PHOTO_SIZES:
+            if isinstance(image.get(size), str) and image[size].strip():
+                return image[size].strip()
+    return ""
+
+
+def _price(value: Any) -> float | str:
+    """A price as a number ("$12.99" -> 12.99), or "" when there is none ("None", "—", null)."""
+    try:
+        number = float(str(value).replace("$", "").replace(",", "").strip())
+    except ValueError:
+        return ""
+    return number if math.isfinite(number) and number >= 0 else ""
+
+
+class _MetaIndex:
+    """The meta file's columns by `parent_asin`, in a SQLite file (constant memory for any size)."""
+
+    def __init__(self, path: Path, meta_path: str | os.PathLike | None, report: ImportReport) -> None:
+        self.db = sqlite3.connect(path)
+        self.db.execute(
+            "CREATE TABLE meta (parent_asin TEXT PRIMARY KEY, product_image_path TEXT, price, "
+            "product_title TEXT, store TEXT)"
+        )
+        if meta_path is not None:
+            self._load(Path(meta_path), report)
+
+    def _load(self, meta_path: Path, report: ImportReport) -> None:
+        for number, line in _lines(meta_path):
+            try:
+                product = _json_object(line)
+                asin = product.get("parent_asin")
+                if not isinstance(asin, str) or not asin:
+                    raise Malformed("no parent_asin")
+            except Malformed as reason:
+                report.meta_malformed.append((number, str(reason)))
+                continue
+            report.meta_products += 1
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?, ?, ?, ?)",
+                (asin, _main_product_photo(product.get("images")), _price(product.get("price")),
+                 _clean(product.get("title")), _clean(product.get("store"))),
+            )  # fmt: skip
+        self.db.commit()
+
+    def get(self, parent_asin: str) -> dict[str, Any] | None:
+        found = self.db.execute(
+            "SELECT product_image_path, price, product_title, store FROM meta WHERE parent_asin = ?",
+            (str(parent_asin),),
+        ).fetchone()
+        if found is None:
+            return None
+        return dict(zip(("product_image_path", "price", "product_title", "store"), found, strict=True))
+
+    def close(self) -> None:
+        self.db.close()

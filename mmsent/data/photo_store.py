@@ -1,0 +1,332 @@
+"""Photo URLs in `image_path`: fetched once into a local photo store, then read like any photo file.
+
+Real review exports name their photos by URL. `PhotoStore.fetch(urls)` downloads every `http://` and
+`https://` URL that is not in the store yet, in parallel (a thread pool sharing one `httpx.Client`,
+`workers` connections), with a progress bar, and gives back, per URL, the stored file or the reason it
+could not be used. Each download has
+
+- connect and read timeouts, and a deadline for the whole body (a server that trickles bytes forever
+  cannot hold a worker);
+- retries with exponential backoff (`backoff`, 2 x `backoff`, ...) on 5xx, 408, 429, timeouts and
+  dropped connections; other 4xx answers are final;
+- redirects followed (at most `MAX_REDIRECTS`);
+- a size cap (`max_bytes`, checked against Content-Length first and then while streaming, after any
+  gzip decoding), a content-type check (an HTML error page served with status 200 is not a photo), and
+  then the same checks as a photo on disk (`mmsent.data.images.check_image`: decodes, pixel budget,
+  decompression bombs, impossible shapes) before the file is kept.
+
+Layout: ``<root>/<first 2 hex digits>/<sha256 of the URL>`` holds the photo's bytes, written
+atomically (a temporary file in the same folder, then a rename), so a second run, or a second process,
+finds it and downloads nothing. A final failure (a 404, a web page, a file that is not an image, one
+over the cap) is remembered beside it as ``<sha256>.failed`` (JSON) and reported again without a
+request; delete that file to try again. Transient failures (timeouts, 5xx after every retry, network
+errors) are not remembered: the next run asks again. `offline=True` makes no request at all: photos
+already stored are used and every other URL is reported as needing a download.
+
+Where it lives: `root`, else ``<feature cache>/photos`` (``MMSENT_CACHE_DIR``, see `mmsent.cache`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
+
+import httpx
+import pandas as pd
+
+from mmsent.cache import default_cache_dir
+from mmsent.data.images import ImageProblem, check_image
+from mmsent.errors import DataError
+from mmsent.progress import progress_bar
+
+logger = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # not one log line per request: our summary says it
+
+MAX_PHOTO_BYTES = 20_000_000  # larger than any phone photo; a 20 MB "photo" is a mistake or an attack
+MAX_REDIRECTS = 5
+CHUNK_BYTES = 64 * 1024
+HTTP_URL = re.compile(r"(?i)^https?://")
+# A body with one of these content types may be a photo; anything else (text/html, application/json,
+# ...) is an error page or an API answer. No content type at all is left to the decoder.
+PHOTO_TYPES = re.compile(r"(?i)^\s*(image/|application/octet-stream|binary/octet-stream|\s*$)")
+RETRY_STATUS = frozenset({408, 429})  # besides every 5xx
+
+# Problem names in `ReviewTable.problems`; a body that does not pass `check_image` gets its problem
+# after the prefix: "photo download: not an image", "photo download: decompression bomb", ...
+DOWNLOAD = "photo download: "  # the prefix of them all
+HTTP_ERROR = DOWNLOAD + "HTTP error"
+TIMED_OUT = DOWNLOAD + "timed out"
+NETWORK_ERROR = DOWNLOAD + "connection failed"
+TOO_LARGE = DOWNLOAD + "over the size cap"
+NOT_A_PHOTO_TYPE = DOWNLOAD + "not an image content type"
+OFFLINE = DOWNLOAD + "not allowed (offline)"
+REPORT_LINES = 200  # download failures listed one by one in `describe_download_failures`
+
+
+class Fetched(NamedTuple):
+    """What became of one URL: the stored file, or why there is none (`problem`, `detail`)."""
+
+    path: str | None
+    problem: str | None
+    detail: str
+
+
+class _Failure(Exception):
+    """A download that failed; `transient` ones are retried and never remembered."""
+
+    def __init__(self, problem: str, detail: str, transient: bool = False) -> None:
+        super().__init__(detail)
+        self.problem, self.detail, self.transient = problem, detail, transient
+
+
+class PhotoStore:
+    """A folder of downloaded photos, one file per URL; see the module docstring.
+
+    Args:
+        root: the folder (default: ``<feature cache>/photos``).
+        offline: never download; URLs not in the store are reported as `OFFLINE`.
+        workers: parallel downloads (connections).
+        connect_timeout, read_timeout: seconds, per connection attempt and per read.
+        total_timeout: seconds for one whole attempt, body included.
+        retries: further attempts after a transient failure.
+        backoff: seconds before the first retry, doubled before each next one.
+        max_bytes: the size cap of one photo.
+        progress: show a progress bar while downloading.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        *,
+        offline: bool = False,
+        workers: int = 16,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        total_timeout: float = 120.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        max_bytes: int = MAX_PHOTO_BYTES,
+        progress: bool = True,
+    ) -> None:
+        self._root = None if root is None else Path(root)
+        self.offline = offline
+        self.workers = workers
+        self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self.total_timeout = total_timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_bytes = max_bytes
+        self.progress = progress
+        self.counts: Counter[str] = Counter()  # of the last `fetch`: stored, downloaded, failed, ...
+
+    @property
+    def root(self) -> Path:
+        """The store's folder; raises `DataError` when it has none (no `root` and the cache is off)."""
+        if self._root is None:
+            cache = default_cache_dir()
+            if cache is None:
+                raise DataError(
+                    "The table names photos by URL, and there is no folder to store them in: the cache is "
+                    "off (MMSENT_CACHE_DIR). Pass --photo-dir DIR (PhotoStore(root=DIR)) or set "
+                    "MMSENT_CACHE_DIR to a folder."
+                )
+            self._root = cache / "photos"
+        return self._root
+
+    def path_for(self, url: str) -> Path:
+        """Where the photo of `url` is (or would be) stored."""
+        key = hashlib.sha256(url.encode("utf-8")).hexdigest()
+        return self.root / key[:2] / key
+
+    def fetch(self, urls: Iterable[str]) -> dict[str, Fetched]:
+        """{url: Fetched} for each distinct URL, downloading those not stored yet (unless offline)."""
+        results: dict[str, Fetched] = {}
+        todo: list[str] = []
+        self.counts = Counter()
+        for url in dict.fromkeys(urls):
+            known = self._known(url)
+            if known is not None:
+                results[url] = known
+            elif self.offline:
+                self.counts["offline"] += 1
+                results[url] = Fetched(
+                    None,
+                    OFFLINE,
+                    (
+                        f"{url}: not in the photo store {self.root}, and --offline forbids downloads; "
+                        "run once without --offline to download it"
+                    ),
+                )
+            else:
+                todo.append(url)
+        if todo:
+            results.update(self._download_all(todo))
+        if results:
+            logger.info("photo URLs: %s", ", ".join(f"{n} {what}" for what, n in sorted(self.counts.items())))
+        return results
+
+    def _known(self, url: str) -> Fetched | None:
+        """The stored photo or the remembered final failure of `url`, or None when it is new."""
+        path = self.path_for(url)
+        if path.is_file():
+            self.counts["already stored"] += 1
+            return Fetched(str(path), None, "")
+        record = path.with_suffix(".failed")
+        try:
+            failure = json.loads(record.read_text(encoding="utf-8"))
+            problem, detail = str(failure["problem"]), str(failure["detail"])
+        except (OSError, ValueError, KeyError, TypeError):  # none, or a damaged one: download again
+            return None
+        self.counts["failed before"] += 1
+        return Fetched(
+            None, problem, f"{detail} (remembered from an earlier run; delete {record} to try again)"
+        )
+
+    def _download_all(self, urls: list[str]) -> dict[str, Fetched]:
+        results: dict[str, Fetched] = {}
+        started = time.perf_counter()
+        limits = httpx.Limits(max_connections=self.workers, max_keepalive_connections=self.workers)
+        headers = {"User-Agent": "mmsent photo store (+https://github.com/mmsent-course/mmsent)"}
+        bar = progress_bar(desc="downloading photos", total=len(urls), enabled=self.progress)
+        with (
+            httpx.Client(
+                timeout=self.timeout,
+                limits=limits,
+                headers=headers,
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+            ) as client,
+            ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="photo") as pool,
+        ):
+            futures = {pool.submit(self._download, client, url): url for url in urls}
+            for future in as_completed(futures):
+                outcome = future.result()
+                results[futures[future]] = outcome
+                self.counts["downloaded" if outcome.path else "failed"] += 1
+                bar.update(1)
+        bar.close()
+        seconds = time.perf_counter() - started
+        logger.info("fetched %d photo URLs in %.1f s (%d workers)", len(urls), seconds, self.workers)
+        return results
+
+    def _download(self, client: httpx.Client, url: str) -> Fetched:
+        """One URL, retried on transient failures; a final failure is remembered."""
+        target = self.path_for(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(self.retries + 1):
+            try:
+                self._attempt(client, url, target)
+                return Fetched(str(target), None, "")
+            except _Failure as failure:
+                if failure.transient and attempt < self.retries:
+                    time.sleep(self.backoff * 2**attempt)
+                    continue
+                tries = f" after {attempt + 1} attempts" if failure.transient and attempt else ""
+                detail = f"{url}: {failure.detail}{tries}"
+                if not failure.transient:
+                    _write_atomically(
+                        target.with_suffix(".failed"),
+                        json.dumps({"url": url, "problem": failure.problem, "detail": detail}).encode(),
+                    )
+                return Fetched(None, failure.problem, detail)
+        raise AssertionError("unreachable: the last attempt returns")
+
+    def _attempt(self, client: httpx.Client, url: str, target: Path) -> None:
+        """Download `url` into `target` once (through a temporary file), or raise `_Failure`."""
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                self._stream(client, url, file)
+            check_image(temporary)
+            os.replace(temporary, target)
+        except ImageProblem as problem:
+            detail = problem.detail or "the body does not decode as an image"
+            raise _Failure(DOWNLOAD + problem.problem, detail) from problem
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+    def _stream(self, client: httpx.Client, url: str, file: BinaryIO) -> None:
+        """Write the body of `url` to `file`, within the size cap and the deadline, or raise `_Failure`."""
+        deadline = time.monotonic() + self.total_timeout
+        try:
+            with client.stream("GET", url) as response:
+                _check_response(response, self.max_bytes)
+                size = 0
+                for chunk in response.iter_bytes(CHUNK_BYTES):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise _Failure(TOO_LARGE, f"the body passed the cap of {self.max_bytes:,} bytes")
+                    if time.monotonic() > deadline:
+                        raise _Failure(TIMED_OUT, f"the body took over {self.total_timeout:g} s", True)
+                    file.write(chunk)
+        except httpx.TimeoutException as error:
+            raise _Failure(TIMED_OUT, f"no answer in time ({type(error).__name__})", True) from error
+        except (httpx.TooManyRedirects, httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+            raise _Failure(HTTP_ERROR, str(error)) from error
+        except httpx.TransportError as error:
+            raise _Failure(NETWORK_ERROR, f"{type(error).__name__}: {error}", True) from error
+
+
+def _check_response(response: httpx.Response, max_bytes: int) -> None:
+    """Raise `_Failure` for an error status, a content type that is no photo, or a size over the cap."""
+    status = response.status_code
+    if status >= 400:
+        transient = status >= 500 or status in RETRY_STATUS
+        raise _Failure(HTTP_ERROR, f"HTTP {status} {response.reason_phrase}".rstrip(), transient)
+    content_type = response.headers.get("content-type", "")
+    if not PHOTO_TYPES.match(content_type):
+        raise _Failure(NOT_A_PHOTO_TYPE, f"the server sent {content_type!r}, not an image")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _Failure(TOO_LARGE, f"Content-Length {int(declared):,} bytes, over the cap of {max_bytes:,}")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    os.replace(temporary, path)
+
+
+def photo_url(cell: Any) -> str | None:
+    """The stripped `http(s)://` URL in an `image_path` cell, or None for anything else."""
+    if isinstance(cell, str) and HTTP_URL.match(cell.strip()):
+        return cell.strip()
+    return None
+
+
+def fetch_urls(cells: Iterable[Any], store: PhotoStore | None = None) -> dict[str, Fetched]:
+    """{url: Fetched} for the `http(s)://` URLs among `image_path` cells; {} when there are none.
+
+    `store` defaults to `PhotoStore()` (the cache's photo folder, downloads allowed).
+    """
+    urls = [url for url in map(photo_url, cells) if url is not None]
+    if not urls:
+        return {}
+    return (store if store is not None else PhotoStore()).fetch(urls)
+
+
+def describe_download_failures(problems: pd.DataFrame, limit: int = REPORT_LINES) -> str:
+    """One line per row whose photo URL could not be used: row, review id, problem, URL and reason."""
+    failed = problems[problems["problem"].str.startswith(DOWNLOAD)]
+    if failed.empty:
+        return ""
+    lines = [f"  Photo URLs that could not be used ({len(failed)} row(s), kept text-only):"]
+    for row, review_id, problem, detail in (
+        failed[["row", "review_id", "problem", "detail"]].head(limit).itertuples(index=False)
+    ):
+        lines.append(f"    row {row} ({review_id}): {problem.removeprefix(DOWNLOAD)}: {detail}")
+    if len(failed) > limit:
+        lines.append(f"    ... and {len(failed) - limit} more: every one is in skipped_rows.csv")
+    return "\n".join(lines)

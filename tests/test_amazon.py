@@ -1,0 +1,116 @@
+"""`import-amazon`: the Amazon Reviews 2023 JSON Lines format in, a CSV that `train` reads out.
+
+The fixture (tests/fixtures/amazon_*.jsonl) is written by hand in the release's exact shape, with a
+cut-off line, a 6-star rating, a blank line, reviews without a photo, a product missing from the meta
+file, a malformed meta line, unicode and emoji. Photos are served by a server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mmsent import cli
+from mmsent.amazon import import_amazon
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REVIEWS, META = FIXTURES / "amazon_reviews.jsonl", FIXTURES / "amazon_meta.jsonl"
+CDN = "https://m.media-amazon.com"
+
+spec = importlib.util.spec_from_file_location(
+    "photo_server", FIXTURES.parent.parent / "bench" / "photo_server.py"
+)
+photo_server = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(photo_server)
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("amazon")
+    report = import_amazon(REVIEWS, out, META)
+    return report, pd.read_csv(out / "reviews.csv", dtype=str, keep_default_na=False)
+
+
+def test_every_line_is_imported_dropped_or_reported_malformed(imported):
+    report, frame = imported
+    assert (report.lines, report.imported, report.dropped_neutral) == (14, 10, 1)
+    assert [number for number, _ in report.malformed] == [4, 7, 8]
+    reasons = dict(report.malformed)
+    assert reasons[4].startswith("not JSON") and "rating 6.0" in reasons[7] and reasons[8] == "blank line"
+    assert report.imported + report.dropped_neutral + len(report.malformed) == report.lines
+    assert len(frame) == report.imported and dict(report.labels) == {"negative": 5, "positive": 5}
+    assert [number for number, _ in report.meta_malformed] == [3] and report.meta_products == 3
+    text = (report.csv_path.parent / "import_report.txt").read_text(encoding="utf-8")
+    assert "14 lines: 10 imported, 1 dropped by the rating rule (3 stars), 3 malformed." in text
+    assert "    7: rating 6.0 is not a number from 1 to 5" in text
+
+
+def test_columns_photos_meta_and_unicode(imported):
+    report, frame = imported
+    first = frame.iloc[0]
+    assert first["text"] == "Love it. Sturdy lamp, warm light, arrived well packed."
+    assert first["image_path"] == f"{CDN}/images/I/71LampA1._SL800_.jpg"  # the first photo, medium size
+    assert first["product_image_path"] == f"{CDN}/images/I/41LampMain.jpg"  # the MAIN variant, not PT01
+    assert (first["label"], first["rating"], first["price"], first["store"]) == (
+        "positive",
+        "5",
+        "19.99",
+        "Lumière",
+    )
+    assert frame.loc[1, "text"] == "Arrivé cassé 😡. L'écran était fissuré — très déçu."
+    assert frame.loc[1, "price"] == "249.0" and frame.loc[1, "store"] == "Büro & Co"
+    assert "🔥🔥🔥" in frame.loc[3, "text"] and frame.loc[4, "text"] == "最高です！ とても良い電話です 👍"
+    kettle = frame[frame["parent_asin"] == "B0KETTLE00"]  # no photo, no meta
+    assert (
+        len(kettle) == 2
+        and (kettle[["image_path", "product_image_path", "price", "store"]] == "").all().all()
+    )
+    assert (frame["image_path"] != "").sum() == report.with_photo == 8 and report.with_meta == 8
+    assert frame.loc[frame["parent_asin"] == "B0MUG00000", "price"].eq("").all()  # meta price null
+
+
+def test_review_ids_are_stable_across_order_and_compression(imported, tmp_path):
+    _, frame = imported
+    lines = REVIEWS.read_bytes().splitlines(keepends=True)
+    shuffled = tmp_path / "reviews.jsonl.gz"
+    with gzip.open(shuffled, "wb") as file:
+        file.writelines(reversed(lines))
+    report = import_amazon(shuffled, tmp_path / "out", META, three_classes=True)
+    again = pd.read_csv(tmp_path / "out" / "reviews.csv", dtype=str, keep_default_na=False)
+    assert report.imported == 11 and report.labels["neutral"] == 1 and report.dropped_neutral == 0
+    assert frame["review_id"].str.fullmatch(r"a[0-9a-f]{16}").all() and frame["review_id"].is_unique
+    same = again.set_index("review_id").loc[frame["review_id"], "text"]
+    assert same.tolist() == frame["text"].tolist()
+
+
+def test_import_then_train_works_unchanged(tmp_path, capsys):
+    """import-amazon on the fixture, photos served locally, then `train --data OUT/reviews.csv`."""
+    with photo_server.PhotoServer() as server:
+        local = tmp_path / "reviews.jsonl"
+        local.write_text(
+            REVIEWS.read_text(encoding="utf-8").replace(CDN, server.url("/photo")), encoding="utf-8"
+        )
+        out = tmp_path / "amazon"
+        assert cli.main(["import-amazon", str(local), "--meta", str(META), "--out", str(out)]) == 0
+        assert "next: python -m mmsent train --data" in capsys.readouterr().out
+        assert cli.main(["import-amazon", str(local), "--out", str(out)]) == 2  # no silent overwrite
+        assert "--overwrite" in capsys.readouterr().err
+        report = tmp_path / "report"
+        argv = ["train", "--data", str(out / "reviews.csv"), "--profile", "tiny", "--epochs", "1",
+                "--batch-size", "2", "--models", "fusion", "--photo-dir", str(tmp_path / "photos"),
+                "--report-dir", str(report), "--no-progress"]  # fmt: skip
+        assert cli.main(argv) == 0
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert sum(metrics["run"]["rows"].values()) == 10
+    problems = pd.read_csv(report / "skipped_rows.csv")
+    assert set(problems["problem"]) == {"no image path"} and len(problems) == 2  # the two photo-less reviews
+
+
+def test_a_missing_reviews_file_is_an_error_with_exit_2(tmp_path, capsys):
+    assert cli.main(["import-amazon", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 2
+    assert "No Amazon reviews file" in capsys.readouterr().err

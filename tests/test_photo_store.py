@@ -1,0 +1,171 @@
+"""Photo URLs: downloaded once into the photo store, every failure reported by row with its reason.
+
+Every request goes to a server the test starts on 127.0.0.1 (bench/photo_server.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mmsent import cli
+from mmsent.data import load_reviews, open_rgb
+from mmsent.data import photo_store as store_module
+from mmsent.data.photo_store import PhotoStore
+from mmsent.errors import DataError
+
+SERVER = Path(__file__).resolve().parent.parent / "bench" / "photo_server.py"
+spec = importlib.util.spec_from_file_location("photo_server", SERVER)
+photo_server = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(photo_server)
+
+# What each failing path of the server must end as (problem name, a piece of the reason).
+FAILURES = {
+    "/missing.png": (store_module.HTTP_ERROR, "HTTP 404"),
+    "/always-500.png": (store_module.HTTP_ERROR, "HTTP 500 Internal Server Error after 2 attempts"),
+    "/slow.png": (store_module.TIMED_OUT, "no answer in time (ReadTimeout) after 2 attempts"),
+    "/huge.png": (store_module.TOO_LARGE, "Content-Length 300,000 bytes"),
+    "/huge-unsized.png": (store_module.TOO_LARGE, "the body passed the cap of 100,000 bytes"),
+    "/fake.png": ("photo download: not an image", "does not decode"),
+    "/error-page.png": (store_module.NOT_A_PHOTO_TYPE, "'text/html; charset=utf-8'"),
+    "/bomb.png": ("photo download: decompression bomb", "8000x6000 = 48,000,000 pixels"),
+}
+WORKING = ("/photo/a.png", "/photo/b.png", "/flaky.png", "/redirect.png")
+TRANSIENT = ("/always-500.png", "/slow.png")  # not remembered: asked again on the next run
+QUICK = dict(
+    connect_timeout=1.0, read_timeout=0.3, total_timeout=5.0, retries=1, backoff=0.01, max_bytes=100_000
+)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with photo_server.PhotoServer(slow_s=1.5) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def first_fetch(server, tmp_path_factory):
+    """Every kind of URL fetched once into a fresh store -> (store, results, requests made)."""
+    store = PhotoStore(tmp_path_factory.mktemp("photos"), progress=False, **QUICK)
+    results = store.fetch(server.url(path) for path in [*WORKING, *FAILURES])
+    return store, results, dict(server.requests)
+
+
+def test_working_urls_are_stored_and_decode(first_fetch, server):
+    store, results, requests = first_fetch
+    for path in WORKING:
+        fetched = results[server.url(path)]
+        assert fetched.problem is None, fetched
+        assert Path(fetched.path) == store.path_for(server.url(path))
+        assert open_rgb(fetched.path).size == (16, 16)
+    assert requests["/flaky.png"] == 2  # 500, then a retry that worked
+    assert requests["/photo/redirected.png"] == 1  # the redirect was followed
+
+
+def test_each_failure_is_reported_with_its_reason_and_nothing_is_stored(first_fetch, server):
+    store, results, requests = first_fetch
+    for path, (problem, reason) in FAILURES.items():
+        fetched = results[server.url(path)]
+        assert fetched.path is None and fetched.problem == problem, (path, fetched)
+        assert fetched.detail.startswith(server.url(path)) and reason in fetched.detail, (
+            path,
+            fetched.detail,
+        )
+        assert not store.path_for(server.url(path)).exists()
+    assert requests["/always-500.png"] == 2 and requests["/missing.png"] == 1  # 4xx is final
+    assert store.counts == {"downloaded": len(WORKING), "failed": len(FAILURES)}
+    assert not list(store.root.rglob(".part-*"))  # no temporary file left behind
+
+
+def test_a_second_fetch_downloads_nothing_and_asks_again_only_after_transient_failures(first_fetch, server):
+    store, results, before = first_fetch
+    again = store.fetch(server.url(path) for path in [*WORKING, *FAILURES])
+    asked = {path: n - before.get(path, 0) for path, n in server.requests.items() if n != before.get(path, 0)}
+    assert asked == {path: 2 for path in TRANSIENT}  # two attempts each, nothing else requested
+    for url, fetched in again.items():
+        assert (fetched.path, fetched.problem) == (results[url].path, results[url].problem)
+    assert "remembered from an earlier run" in again[server.url("/missing.png")].detail
+    assert store.counts["already stored"] == len(WORKING)
+
+
+def test_offline_makes_no_request_uses_stored_photos_and_names_the_others(first_fetch, server):
+    store, _, _ = first_fetch
+    before = dict(server.requests)
+    offline = PhotoStore(store.root, offline=True, progress=False)
+    urls = [server.url("/photo/a.png"), server.url("/photo/never-fetched.png")]
+    results = offline.fetch(urls)
+    assert dict(server.requests) == before
+    assert results[urls[0]].path == str(store.path_for(urls[0]))
+    assert results[urls[1]].problem == store_module.OFFLINE and urls[1] in results[urls[1]].detail
+
+
+def _url_csv(folder: Path, server, paths: list[str]) -> Path:
+    """A review CSV whose photos are the server's `paths` (alternating labels)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({
+        "review_id": [f"u{i:02d}" for i in range(len(paths))],
+        "text": [f"review {i} " + ("great" if i % 2 else "awful") for i in range(len(paths))],
+        "image_path": [server.url(path) for path in paths],
+        "label": ["positive" if i % 2 else "negative" for i in range(len(paths))],
+    })  # fmt: skip
+    frame.to_csv(folder / "reviews.csv", index=False)
+    return folder / "reviews.csv"
+
+
+def test_other_schemes_are_refused_without_a_request(tmp_path, server):
+    before = dict(server.requests)
+    csv = _url_csv(tmp_path, server, ["/photo/ok.png"] * 5)
+    frame = pd.read_csv(csv)
+    others = ["ftp://example.com/a.png", "file:///etc/passwd", "data:image/png;base64,AA", "s3://bucket/a.png"]
+    frame.loc[:3, "image_path"] = others
+    frame.to_csv(csv, index=False)
+    table = load_reviews(csv, photos=PhotoStore(tmp_path / "store", progress=False))
+    problems = table.problems
+    assert problems["review_id"].tolist() == ["u00", "u01", "u02", "u03"]
+    assert set(problems["problem"]) == {"unsupported photo URL"}
+    assert problems["detail"].str.contains("only http:// and https:// photo URLs are downloaded").all()
+    assert server.requests["/photo/ok.png"] - before.get("/photo/ok.png", 0) == 1  # the one http URL
+
+
+def test_photo_urls_need_a_folder_when_the_cache_is_off(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("MMSENT_CACHE_DIR", "off")
+    csv = _url_csv(tmp_path, server, ["/photo/a.png", "/photo/b.png"])
+    with pytest.raises(DataError, match="--photo-dir"):
+        load_reviews(csv)
+
+
+def test_train_on_url_photos_uses_those_that_downloaded_and_reports_each_failure(
+    tmp_path, server, monkeypatch
+):
+    """The issue's scenario: `train` on a CSV of URL photos with every failure kind, then a second run."""
+    for name, value in QUICK.items():  # the command line's store, with a test's patience
+        monkeypatch.setitem(PhotoStore.__init__.__kwdefaults__, name, value)
+    good = [f"/photo/train-{i}.png" for i in range(16)]
+    paths = [*good, "/flaky.png", "/redirect.png", *FAILURES]
+    csv = _url_csv(tmp_path / "data", server, paths)
+    photos, report = tmp_path / "photos", tmp_path / "report"
+    argv = ["train", "--data", str(csv), "--profile", "tiny", "--epochs", "1", "--batch-size", "4",
+            "--models", "fusion", "--photo-dir", str(photos), "--report-dir", str(report),
+            "--no-progress"]  # fmt: skip
+    assert cli.main(argv) == 0
+    problems = pd.read_csv(report / "skipped_rows.csv")
+    expected = {f"u{paths.index(path):02d}": problem for path, (problem, _) in FAILURES.items()}
+    assert dict(zip(problems["review_id"], problems["problem"], strict=True)) == expected
+    assert (problems["action"] == "kept text-only").all()
+    text = (report / "skipped_rows.txt").read_text()
+    assert f"{len(paths)} rows read, {len(paths)} usable" in text
+    assert f"{len(FAILURES)} usable reviews have no usable photo" in text
+    for review_id in expected:
+        line = next(line for line in text.splitlines() if f"({review_id}):" in line)
+        assert server.url(paths[int(review_id[1:])]) in line  # row, id, URL and reason on one line
+    assert json.loads((report / "metrics.json").read_text())["run"]["row_problems"] == len(FAILURES)
+
+    before = dict(server.requests)
+    again = load_reviews(csv, photos=PhotoStore(photos, progress=False))
+    asked = {path for path, n in server.requests.items() if n != before.get(path, 0)}
+    assert asked == set(TRANSIENT)  # the second run downloads no photo again
+    assert again.frame["image_path"].notna().sum() == len(good) + 2
