@@ -15,7 +15,7 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from mmsent.data import LabelEncoder
+from mmsent.data import LabelVocab
 from mmsent.errors import CheckpointError, DataError
 from mmsent.manifest import verify_manifest
 
@@ -26,7 +26,7 @@ SPLIT_FILE = "split.json"  # the rows train held out for testing (written by the
 RETRAIN = "Train again (python -m mmsent train) or pass another checkpoint folder."
 
 
-def read_checkpoint(directory: Path) -> tuple[dict[str, Any], LabelEncoder]:
+def read_checkpoint(directory: Path) -> tuple[dict[str, Any], LabelVocab]:
     """(config.json as a dict, the label encoder) of a checkpoint folder, after checking its manifest."""
     if not (directory / CONFIG_FILE).is_file():
         what = "does not exist" if not directory.exists() else f"has no {CONFIG_FILE}"
@@ -43,7 +43,7 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], LabelEncoder]:
     if missing:
         raise CheckpointError(f"{directory / CONFIG_FILE} lacks the key(s) {missing}. {RETRAIN}")
     try:
-        labels = LabelEncoder.from_dict(read_json(directory / LABELS_FILE))
+        labels = LabelVocab.from_dict(read_json(directory / LABELS_FILE))
     except DataError as error:
         raise CheckpointError(f"{directory / LABELS_FILE}: {error} {RETRAIN}") from error
     return meta, labels
@@ -64,7 +64,7 @@ def read_json(path: Path) -> dict[str, Any]:
     return value
 
 
-def restore_weights(model: Any, directory: Path, labels: LabelEncoder) -> None:
+def restore_weights(model: Any, directory: Path, labels: LabelVocab) -> None:
     """Load `directory`/model.safetensors into `model`; the shapes and class count must agree."""
     path = directory / WEIGHTS_FILE
     try:

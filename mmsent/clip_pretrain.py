@@ -27,7 +27,7 @@ from PIL import Image
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from mmsent.data.synth import DETAILS, PRODUCTS, STATES, caption_pairs, draw_photo
+from mmsent.data.synth import DETAILS, PRODUCT_NOUNS, PRODUCTS, STATES, caption_pairs, draw_photo
 from mmsent.encoders import (
     OFFLINE_IMAGE_SIZE,
     OFFLINE_PATCH_SIZE,
@@ -56,8 +56,6 @@ PROMPTS: dict[str, tuple[str, ...]] = {
                 "a {p} in a torn box"),
     "generic": ("a stock photo of a {p}", "a brand logo", "a closed shipping box"),
 }
-# Product nouns as the captions spell them.
-PRODUCT_NOUNS = {**{product: product for product in PRODUCTS}, "headphones": "pair of headphones"}
 
 
 # --- model and tokenizer --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from mmsent import __version__, distributed
 from mmsent.checkpoint_check import CONFIG_FILE, LABELS_FILE, WEIGHTS_FILE, read_checkpoint, restore_weights
 from mmsent.compat import fused_adamw_works
 from mmsent.course import pick_device, seed_everything
-from mmsent.data import LabelEncoder, ReviewDataset, make_loader
+from mmsent.data import LabelVocab, ReviewDataset, make_loader
 from mmsent.encoders import Encoders, load_encoders
 from mmsent.features import image_features
 from mmsent.manifest import write_manifest
@@ -275,7 +275,7 @@ def predict_reviews(
     model: MultimodalSentimentModel,
     texts: list[str],
     image_paths: list[str | Path | None],
-    label_encoder: LabelEncoder,
+    label_encoder: LabelVocab,
     config: TrainConfig | None = None,
 ) -> Predictions:
     """Predict reviews given as plain text and photo paths (None = no photo)."""
@@ -322,7 +322,7 @@ def fit(
     config: TrainConfig | None = None,
     *,
     checkpoint_dir: str | Path | None = None,
-    label_encoder: LabelEncoder | None = None,
+    label_encoder: LabelVocab | None = None,
     resume: bool = False,
     train_features: ImageFeatures | None = None,
     val_features: ImageFeatures | None = None,
@@ -473,7 +473,7 @@ def _epoch_line(row: dict, epochs: int) -> str:
 def save_checkpoint(
     directory: str | Path,
     model: MultimodalSentimentModel,
-    label_encoder: LabelEncoder | None = None,
+    label_encoder: LabelVocab | None = None,
     config: TrainConfig | None = None,
 ) -> Path:
     """Write model.safetensors, config.json (model + training + profile), labels.json and the
@@ -497,7 +497,7 @@ def save_checkpoint(
 
 def load_checkpoint(
     directory: str | Path, encoders: Encoders | None = None, device: str | torch.device | None = None
-) -> tuple[MultimodalSentimentModel, LabelEncoder, TrainConfig]:
+) -> tuple[MultimodalSentimentModel, LabelVocab, TrainConfig]:
     """Rebuild the model saved by `save_checkpoint`; returns (model, label_encoder, train_config).
 
     The encoders are loaded by the checkpoint's profile unless you pass them. Raises

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # type hints only: importing viz stays light (no torch, no ip
 
     import ipywidgets
 
-    from mmsent.data import LabelEncoder, ReviewDataset
+    from mmsent.data import LabelVocab, ReviewDataset
     from mmsent.models import MultimodalSentimentModel
 
 
@@ -220,7 +220,7 @@ class ReviewExplanation:
 
 def explain_review(
     model: MultimodalSentimentModel,
-    label_encoder: LabelEncoder,
+    label_encoder: LabelVocab,
     text: str,
     image_path: str | Path | None = None,
     true_label: str | None = None,
@@ -303,7 +303,7 @@ def _widget_class():
 def review_explorer(
     model: MultimodalSentimentModel,
     dataset: ReviewDataset,
-    label_encoder: LabelEncoder,
+    label_encoder: LabelVocab,
     rows: Sequence[int] | None = None,
 ) -> ipywidgets.VBox:
     """A widget to browse reviews of `dataset` (a `ReviewDataset`): slide to a review, see its photo,
@@ -332,7 +332,7 @@ def review_explorer(
 
 def try_your_own(
     model: MultimodalSentimentModel,
-    label_encoder: LabelEncoder,
+    label_encoder: LabelVocab,
     photos: Mapping[str, str | Path],
     text: str = "Well. It arrived.",
 ) -> ipywidgets.VBox:

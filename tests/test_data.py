@@ -16,9 +16,9 @@ from PIL import Image
 
 import mmsent.data.images as images
 import mmsent.paths
+from mmsent.data import LabelVocab, load_reviews, split_table
 from mmsent.data.dataset import LengthGroupedBatchSampler, ReviewDataset, collate_fn, make_loader
 from mmsent.data.images import DataError, ImageProblem, check_image, open_rgb
-from mmsent.data.table import LabelEncoder, load_reviews, split_table
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -98,7 +98,7 @@ def test_all_rows_unusable(tiny_csv):
 
 
 def test_unknown_label_with_a_given_encoder(tiny_csv):
-    encoder = LabelEncoder(["negative", "positive"])
+    encoder = LabelVocab(["negative", "positive"])
     csv = tiny_csv(n=6, classes=("negative", "positive", "neutral"))
     with pytest.raises(
         DataError, match=r"Unknown label\(s\) \['neutral'\] .* rows 4, 7\. .*knows \['negative', 'positive'\]"
@@ -303,13 +303,13 @@ def test_odd_modes_pass_the_load_time_check(tiny_csv):
 
 
 def test_label_encoder_round_trip_with_strings(tmp_path):
-    encoder = LabelEncoder.fit(["positive", "neutral", "negative", "neutral", None])
+    encoder = LabelVocab.fit(["positive", "neutral", "negative", "neutral", None])
     assert encoder.classes == ["negative", "neutral", "positive"] and len(encoder) == 3
     ids = encoder.encode(["positive", "negative"])
     assert ids.dtype == np.int64 and ids.tolist() == [2, 0]
     assert encoder.decode(torch.tensor([2, 0, 1])) == ["positive", "negative", "neutral"]
     encoder.save(tmp_path / "labels.json")
-    assert LabelEncoder.load(tmp_path / "labels.json") == encoder
+    assert LabelVocab.load(tmp_path / "labels.json") == encoder
     with pytest.raises(DataError, match=r"Unknown label\(s\) \['mixed'\]"):
         encoder.encode(["mixed"])
 
@@ -318,11 +318,11 @@ def test_label_encoder_with_integer_labels_from_a_csv(tiny_csv, tmp_path):
     table = load_reviews(tiny_csv(n=9, classes=(10, 2, 1)))
     assert table.classes == ["1", "2", "10"]  # by value, not "1" < "10" < "2"
     assert table.frame["label_id"].tolist()[:3] == [2, 1, 0]
-    assert LabelEncoder.from_dict(table.label_encoder.to_dict()).encode([1, 2.0, "10"]).tolist() == [0, 1, 2]
+    assert LabelVocab.from_dict(table.label_encoder.to_dict()).encode([1, 2.0, "10"]).tolist() == [0, 1, 2]
 
 
 def test_saved_encoder_is_reused(tiny_csv):
-    encoder = LabelEncoder(["positive", "negative", "neutral"])  # order from training, not sorted
+    encoder = LabelVocab(["positive", "negative", "neutral"])  # order from training, not sorted
     table = load_reviews(tiny_csv(), label_encoder=encoder)
     assert table.label_encoder is encoder and table.frame["label_id"].tolist()[:2] == [1, 0]
 
@@ -369,7 +369,7 @@ def test_split_column_is_used(tiny_csv):
     csv = tiny_csv(edit=lambda f: f.assign(split=["train"] * 4 + [" Val", "val", "test", "test"]))
     table = load_reviews(csv)
     assert table.frame["split"].tolist()[3:5] == ["train", "val"]  # " Val" normalised at load
-    assert table.split("val")["review_id"].tolist() == ["r004", "r005"]
+    assert split_table(table)["val"]["review_id"].tolist() == ["r004", "r005"]
     assert len(split_table(table)["train"]) == 4
 
 

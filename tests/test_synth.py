@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mmsent.data import synth
+from mmsent import cli
+from mmsent.data import SPLITS, synth
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 COMMITTED_CSV = DATA_DIR / "reviews.csv"
@@ -96,7 +97,7 @@ def test_committed_ceilings_leave_room_for_fusion(committed):
 
 
 def test_splits_are_stratified_and_disjoint(committed):
-    assert set(committed.split) == set(synth.SPLITS)
+    assert set(committed.split) == set(SPLITS)
     assert committed.image_path.is_unique  # each review its own photo: none shared across splits
     for _, cell in committed.groupby(["label", "scenario"]):
         shares = cell.split.value_counts() / len(cell)
@@ -192,12 +193,13 @@ def test_caption_pairs():
 
 
 def test_command_line_writes_identical_bytes_twice(tmp_path, capsys):
+    flags = ["--n", "110", "--seed", "1", "--no-baselines"]
     for run in ("first", "second"):
-        assert synth.main(["--out", str(tmp_path / run), "--n", "110", "--seed", "1", "--no-baselines"]) == 0
+        assert cli.main(["make-data", "--out", str(tmp_path / run), *flags]) == 0
     assert "ceilings" in capsys.readouterr().out
     first = sorted((tmp_path / "first").rglob("*.*"))
     assert len(first) == 111
     for path in first:
         assert path.read_bytes() == (tmp_path / "second" / path.relative_to(tmp_path / "first")).read_bytes()
-    synth.main(["--out", str(tmp_path / "first"), "--n", "100", "--seed", "1", "--no-baselines"])
+    cli.main(["make-data", "--out", str(tmp_path / "first"), "--n", "100", "--seed", "1", "--no-baselines"])
     assert len(list((tmp_path / "first" / "images").glob("*.png"))) == 100  # no stale photos left

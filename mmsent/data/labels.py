@@ -13,18 +13,27 @@
 become one class, spelled as the most frequent variant, and the merge is reported. It never
 merges classes that a given label encoder keeps apart (an encoder with both "A" and "a" is
 matched exactly).
+
+`LabelVocab` maps class names to integer ids and back, and is saved as JSON beside every model
+(named apart from scikit-learn's `LabelEncoder`, which does a similar job with another interface).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mmsent.errors import DataError
 
 MISSING_LABELS = frozenset({"", "nan", "none", "null", "nil", "n/a", "na", "<na>", "nat", "-", "?"})
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+(\.0*)?")
@@ -85,3 +94,72 @@ def merge_case_variants(
         merged = " and ".join(f"{name!r} ({counts[name]} rows)" for name in spellings)
         notes.append(f"labels {merged} differ only in case: merged into one class {target!r}")
     return renames, notes
+
+
+@dataclass
+class LabelVocab:
+    """Class names <-> integer ids; saved as JSON beside every model.
+
+    `LabelVocab.fit(["pos", "neg", "pos"]).classes == ["neg", "pos"]`. Integer labels become
+    strings sorted by value (`[2, 10, 1] -> ["1", "2", "10"]`), so ids follow the numbers.
+    """
+
+    classes: list[str]
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = [label_name(name) for name in self.classes]
+        if None in names:
+            raise DataError(f"LabelVocab classes must be names, not missing values; got {self.classes}.")
+        self.classes = names
+        duplicates = sorted({name for name in self.classes if self.classes.count(name) > 1})
+        if duplicates:
+            raise DataError(f"LabelVocab classes must be unique; {duplicates} appear more than once.")
+        self._index = {name: i for i, name in enumerate(self.classes)}
+
+    @classmethod
+    def fit(cls, values: Iterable[Any]) -> LabelVocab:
+        """The encoder of the distinct non-missing `values`, sorted (numbers by value)."""
+        names = {label_name(value) for value in values} - {None}
+        return cls(sorted(names, key=_natural_order))
+
+    def encode(self, values: Iterable[Any]) -> np.ndarray:
+        """Class ids `[n]` (int64) of `values`; raises `DataError` naming unknown labels."""
+        names = [label_name(value) for value in values]
+        unknown = sorted({name for name in names if name not in self._index})
+        if unknown:
+            raise DataError(
+                f"Unknown label(s) {unknown}; this label encoder knows {self.classes}. "
+                "Relabel those rows, or train a new model on these classes."
+            )
+        return np.array([self._index[name] for name in names], dtype=np.int64)
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Class names of integer ids (a list, tensor or array of shape `[n]`)."""
+        return [self.classes[int(i)] for i in ids]
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"classes": list(self.classes)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LabelVocab:
+        if "classes" not in data:
+            raise DataError(f"Not a label encoder: expected a 'classes' list, found keys {sorted(data)}.")
+        return cls(list(data["classes"]))
+
+    def save(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> LabelVocab:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _natural_order(name: str) -> tuple[int, int, str]:
+    """Sort key: integer names first, by value, then the other names alphabetically."""
+    if re.fullmatch(r"[+-]?\d+", name):
+        return (0, int(name), "")
+    return (1, 0, name)
