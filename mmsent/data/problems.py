@@ -59,7 +59,7 @@ class ProblemLog:
         return problems.sort_values("row", kind="stable").reset_index(drop=True)
 
 
-def where(row: int, review_id: str) -> str:
+def _where(row: int, review_id: str) -> str:
     return f"row {row}" if review_id == f"row{row}" else f"row {row} ({review_id})"
 
 
@@ -74,7 +74,7 @@ def describe_problems(problems: pd.DataFrame, max_ids: int) -> str:
         return "  No problems found."
     lines = [f"  {len(problems)} problem(s):"]
     for (problem, action), group in problems.groupby(["problem", "action"], sort=False):
-        where = [where(row, rid) for row, rid in zip(group["row"], group["review_id"], strict=True)]
+        where = [_where(row, rid) for row, rid in zip(group["row"], group["review_id"], strict=True)]
         lines.append(f"    - {problem} [{action}], {len(group)} row(s): {shorten(where, max_ids)}")
     return "\n".join(lines)
 
@@ -87,7 +87,7 @@ def warn_about_problems(problems: pd.DataFrame, csv_path: Path) -> None:
     text_only = int((problems["action"] == TEXT_ONLY).sum())
     head = problems.head(5)
     first = [
-        f"{where(r, rid)}: {p}"
+        f"{_where(r, rid)}: {p}"
         for r, rid, p in zip(head["row"], head["review_id"], head["problem"], strict=True)
     ]
     logger.warning(
