@@ -37,7 +37,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mmsent.checkpoint_check import RETRAIN, read_checkpoint, read_json, restore_weights
-from mmsent.data import LabelEncoder
+from mmsent.data import LabelVocab
 from mmsent.encoders import Encoders, load_encoders
 from mmsent.errors import CheckpointError
 from mmsent.manifest import verify_manifest, write_manifest
@@ -89,9 +89,9 @@ class SentimentModelConfig:
         arguments, and the encoder names it checks) and ignores the rest."""
         return {**asdict(self), "num_classes": len(self.labels)}
 
-    def label_encoder(self) -> LabelEncoder:
-        """The labels as a `LabelEncoder` (what `predict_reviews` and `evaluate` take)."""
-        return LabelEncoder(list(self.labels))
+    def label_encoder(self) -> LabelVocab:
+        """The labels as a `LabelVocab` (what `predict_reviews` and `evaluate` take)."""
+        return LabelVocab(list(self.labels))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: Path) -> SentimentModelConfig:
@@ -176,7 +176,7 @@ class PretrainedMixin:
     config: SentimentModelConfig | None = None
 
     def pretrained_config(
-        self, labels: LabelEncoder | list[str] | None = None, recipe: Any = None
+        self, labels: LabelVocab | list[str] | None = None, recipe: Any = None
     ) -> SentimentModelConfig:
         """This model's `SentimentModelConfig`; `labels` / `recipe` default to those it was loaded with."""
         from mmsent import __version__
@@ -186,7 +186,7 @@ class PretrainedMixin:
                 "save_pretrained needs the class names: pass labels=label_encoder "
                 "(e.g. table.label_encoder) or a list of names in logit order."
             )
-        names = list(labels.classes if isinstance(labels, LabelEncoder) else labels or self.config.labels)
+        names = list(labels.classes if isinstance(labels, LabelVocab) else labels or self.config.labels)
         if recipe is None:
             recipe = self.config.recipe if self.config is not None else {}
         arguments = self.config_dict()
@@ -209,14 +209,14 @@ class PretrainedMixin:
     def save_pretrained(
         self,
         save_directory: str | Path,
-        labels: LabelEncoder | list[str] | None = None,
+        labels: LabelVocab | list[str] | None = None,
         recipe: Any = None,
         metrics: dict[str, dict[str, float]] | None = None,
         data: str | None = None,
     ) -> Path:
         """Write config.json, model.safetensors (trained weights only), the model card and the manifest.
 
-        `labels`: the class names (a `LabelEncoder` or a list); `recipe`: the `TrainConfig` (or dict);
+        `labels`: the class names (a `LabelVocab` or a list); `recipe`: the `TrainConfig` (or dict);
         both default to what the model was loaded with. `metrics` ({model: {metric: value}}, the
         text-only / image-only ablations beside "fusion") and `data` (a sentence on the training data)
         go into the model card. Files already in the folder (e.g. split.json) are kept and covered by
@@ -290,7 +290,7 @@ class PretrainedMixin:
         repo_id: str,
         token: str | None = None,
         private: bool = False,
-        labels: LabelEncoder | list[str] | None = None,
+        labels: LabelVocab | list[str] | None = None,
         recipe: Any = None,
         metrics: dict | None = None,
         data: str | None = None,

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPModel, PreTrainedTokenizerBase
 
-from mmsent.clip_pretrain import PRODUCT_NOUNS, PROMPTS, prompt_embeddings, zero_shot_log_probs
-from mmsent.data.synth import PRODUCTS, STATES, draw_photo
+from mmsent.clip_pretrain import PROMPTS, prompt_embeddings, zero_shot_log_probs
+from mmsent.data.synth import PRODUCT_NOUNS, PRODUCTS, STATES, draw_photo
 from mmsent.encoders import clip_image_outputs
 from mmsent.generation.flow import sample
 from mmsent.generation.pixels import DRAW_SIZE, clip_pixels, photos_to_tensor

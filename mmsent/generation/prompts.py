@@ -16,9 +16,8 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPModel, PreTrainedTokenizerBase
 
-from mmsent.clip_pretrain import PRODUCT_NOUNS
 from mmsent.compat import load_clip_tokenizer
-from mmsent.data.synth import DETAILS, PRODUCTS, STATES
+from mmsent.data.synth import DETAILS, PRODUCT_NOUNS, PRODUCTS, STATES
 from mmsent.encoders import clip_text_outputs
 from mmsent.paths import OFFLINE_CLIP_DIR
 
