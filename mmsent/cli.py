@@ -193,6 +193,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--photo-dir", **PHOTO_DIR_ARG)
     evaluate.add_argument("--offline", **OFFLINE_ARG)
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics to this file")
+    evaluate.add_argument(
+        "--robustness",
+        action="store_true",
+        help="also score the model and the baselines train saved beside it (model_text_only, "
+        "model_image_only) with 0-100 %% of the photos removed and with blurred or JPEG-compressed photos; "
+        "writes robustness.csv and robustness.png",
+    )
+    evaluate.add_argument(
+        "--robustness-dir",
+        type=Path,
+        default=None,
+        help="where the robustness table and plot go (default: robustness/ beside the --model folder)",
+    )
     evaluate.add_argument("--device", **DEVICE_ARG)
 
     predict = commands.add_parser(
@@ -330,6 +343,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
     }
     features = None  # the frozen image encoder's outputs, shared by fusion and image-only
     metrics: dict = {}
+    baselines = {}  # the models other than the one saved in model/
     for mode in modes:
         say(f"\n== {mode} ==")
         training.seed_everything(args.seed)
@@ -367,6 +381,8 @@ def _train(args: argparse.Namespace, report: Path) -> int:
         validate.check_history(history, mode)
         if mode == saved_mode:
             saved_model = model
+        else:
+            baselines[mode] = model  # saved beside it, for evaluate --robustness
         result = training.predict(model, datasets["test"], features=split_features.get("test"), config=config)
         metrics[mode] = training.classification_metrics(result.targets, result.labels)
         say(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics[mode].items()))
@@ -399,9 +415,12 @@ def _train(args: argparse.Namespace, report: Path) -> int:
     if not main:
         return 0
     (report / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    saved_model.save_pretrained(
-        report / "model", table.label_encoder, config, metrics, _data_sentence(args.data, table, splits)
-    )
+    data_sentence = _data_sentence(args.data, table, splits)
+    saved_model.save_pretrained(report / "model", table.label_encoder, config, metrics, data_sentence)
+    for mode, baseline in baselines.items():
+        baseline.save_pretrained(
+            report / f"model_{mode}", table.label_encoder, config, metrics, data_sentence
+        )
     if len(modes) > 1:
         scores = {m: {k: v for k, v in metrics[m].items() if k != "attention_lift"} for m in modes}
         viz.plot_metric_table(scores, "Test metrics: fusion against each modality alone").savefig(
@@ -497,6 +516,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(json.dumps({**scored, **{k: round(v, 4) for k, v in metrics.items()}}, indent=2))
     if args.json:
         args.json.write_text(json.dumps({**scored, **metrics}, indent=2) + "\n")
+    if args.robustness:
+        from mmsent.robustness_cli import write_robustness
+
+        out = args.robustness_dir or args.model.parent / "robustness"
+        write_robustness(args.model, model, config, frame, out)
     return 0
 
 

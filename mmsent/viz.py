@@ -91,6 +91,25 @@ def plot_metric_table(metrics: dict[str, dict[str, float]], title: str = "Test m
     return fig
 
 
+def plot_robustness(table, title: str = "Test accuracy as the photos go missing or get worse"):
+    """One panel per condition of `mmsent.robustness.robustness_table` (photos removed, blur, JPEG),
+    accuracy against strength, one line per model; harsher to the right in every panel."""
+    conditions = list(dict.fromkeys(table["condition"]))
+    fig, axes = plt.subplots(1, len(conditions), figsize=(4.2 * len(conditions), 3.6), squeeze=False)
+    for ax, condition in zip(axes[0], conditions, strict=True):
+        part = table[table["condition"] == condition]
+        for model, rows in part.groupby("model", sort=False):
+            ax.plot(rows["strength"], rows["accuracy"], marker="o", label=model)
+        if condition.startswith("JPEG"):
+            ax.invert_xaxis()  # lower quality = harsher
+        ax.set(title=condition.split(" (")[0], xlabel=condition, ylabel="test accuracy (0-1)", ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def attention_map(weights: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Per-patch weights [patches] (a square grid, row by row) -> a [height, width] map.
 
