@@ -128,3 +128,15 @@ def test_load_calls_says_what_is_wrong(tmp_path):
     with pytest.raises(DataError, match="columns"):
         load_calls(tmp_path / "calls.csv")
     assert CALLS_CSV.is_file()
+
+
+def test_make_calls_command_writes_the_table_and_refuses_a_bad_n(tmp_path, capsys):
+    from mmsent import cli
+
+    assert cli.main(["make-calls", "--n", "120", "--seed", "2", "--out", str(tmp_path)]) == 0
+    written = load_calls(tmp_path / "calls.csv")
+    assert len(written) == 120 and written.audio_sha256.str.len().eq(64).all()
+    assert "ceilings" in capsys.readouterr().out
+    assert cli.main(["make-calls", "--n", "5", "--out", str(tmp_path / "small")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error:") and "n >= 100" in error and "Traceback" not in error

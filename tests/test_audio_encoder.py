@@ -60,6 +60,17 @@ def test_pretrain_saves_an_encoder_that_loads_back(tmp_path, snippets):
         AudioEncoder.from_pretrained(tmp_path / "missing")
 
 
+def test_pretrain_audio_command(tmp_path, capsys):
+    from mmsent import cli
+
+    assert cli.main(["pretrain-audio", "--out", str(tmp_path), "--n", "10", "--epochs", "1"]) == 0
+    assert AudioEncoder.from_pretrained(tmp_path).config.dim == 64
+    assert '"snippets": 10' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:  # argparse refuses the flag before anything runs
+        cli.main(["pretrain-audio", "--out", str(tmp_path), "--epochs", "0"])
+    assert exited.value.code == 2 and "--epochs" in capsys.readouterr().err
+
+
 def test_committed_encoder_is_small_and_was_trained_well():
     size = sum(path.stat().st_size for path in AUDIO_ENCODER_DIR.iterdir())
     assert size < 3 * 2**20
