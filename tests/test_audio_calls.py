@@ -73,6 +73,12 @@ def test_ambiguous_transcripts_say_nothing_about_the_label(committed):
     assert committed.groupby(["voice_state", "label"]).size().loc["unclear"].tolist() == [150, 150]
 
 
+def test_a_bag_of_words_model_stops_at_the_transcript_ceiling(committed):
+    leaks = gen.transcript_leak_check(committed)
+    assert 0.78 <= leaks["bow_transcript"] <= 0.82
+    assert 0.4 <= leaks["bow_transcript_ambiguous"] <= 0.6
+
+
 def test_splits_are_stratified(committed):
     shares = pd.crosstab([committed.label, committed.scenario], committed.split, normalize="index")
     assert (shares["test"] - 0.15).abs().max() < 0.02 and (shares["train"] - 0.70).abs().max() < 0.03

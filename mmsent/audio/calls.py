@@ -247,6 +247,25 @@ def theoretical_ceilings(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def transcript_leak_check(frame: pd.DataFrame, folds: int = 5, seed: int = 0) -> dict[str, float]:
+    """Cross-validated accuracy of a bag-of-words (words + word pairs) logistic regression on the transcripts.
+
+    "bow_transcript" should sit at the transcript ceiling (0.80), not above; "bow_transcript_ambiguous",
+    the same out-of-fold predictions on ambiguous transcripts only, at chance (0.5): their words must
+    not give the label away.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+
+    bow = make_pipeline(CountVectorizer(ngram_range=(1, 2)), LogisticRegression(max_iter=2000))
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    correct = cross_val_predict(bow, frame.transcript, frame.label, cv=splitter) == frame.label
+    return {"bow_transcript": float(correct.mean()),
+            "bow_transcript_ambiguous": float(correct[frame.text_kind == "ambiguous"].mean())}
+
+
 def shout_seconds(frame: pd.DataFrame) -> pd.Series:
     """Seconds of shouting in each call (0 for calls without shouted bursts)."""
     return frame.shout_spans.map(lambda text: sum(end - start for start, end in parse_spans(text)))
@@ -257,6 +276,7 @@ def summary(frame: pd.DataFrame) -> str:
     ceilings = theoretical_ceilings(frame)
     angry = frame[frame.voice_state == "angry"]
     bursts = angry.shout_spans.map(lambda text: len(parse_spans(text)))
+    leaks = transcript_leak_check(frame)
     lines = [
         f"{len(frame)} calls of {CLIP_SECONDS:.0f} s; labels: {frame.label.value_counts().to_dict()}",
         "by scenario and label:\n" + pd.crosstab(frame.scenario, frame.label).to_string(),
@@ -272,6 +292,7 @@ def summary(frame: pd.DataFrame) -> str:
         f"distinct transcripts: {frame.transcript.nunique()} "
         f"(ambiguous {frame[frame.text_kind == 'ambiguous'].transcript.nunique()})",
         f"speaker pitch: {frame.speaker_pitch_hz.min():.0f}-{frame.speaker_pitch_hz.max():.0f} Hz",
+        "leak check: " + ", ".join(f"{name} {value:.4f}" for name, value in leaks.items()),
     ]
     return "\n".join(lines)
 
