@@ -16,6 +16,7 @@ from mmsent.generation.pixels import clip_pixels, tensor_to_images
 from mmsent.generation.pretrain import load_generator, pretrain_generator, save_generator
 from mmsent.generation.prompts import caption_embeddings, grid_prompts, load_course_clip
 from mmsent.generation.unet import TextToImageUNet, UNetConfig
+from mmsent.paths import DATA_DIR, GENERATOR_DIR
 
 TINY = UNetConfig(image_size=16, channels=(8, 16), text_dim=128, embed_dim=32, attention_heads=2)
 
@@ -130,6 +131,15 @@ def test_the_clip_grades_real_photos_of_the_grid(course_clip) -> None:
     shuffled = grade_images(clip, tokenizer, photos, states, products, captions[::-1])
     assert grades["clip_score"] > shuffled["clip_score"]
     assert caption_embeddings(clip, tokenizer, captions).norm(dim=-1).allclose(torch.ones(18))
+
+
+def test_committed_model_loads_and_fits_the_size_budget() -> None:
+    model = load_generator()
+    assert model.config == UNetConfig()
+    size = sum(path.stat().st_size for path in GENERATOR_DIR.iterdir()) / 2**20
+    assert size <= 15, f"{GENERATOR_DIR} holds {size:.1f} MB, over its 15 MB budget"
+    data_size = sum(path.stat().st_size for path in DATA_DIR.rglob("*") if path.is_file()) / 2**20
+    assert data_size < 40, f"data/ holds {data_size:.1f} MB, over its 40 MB budget"
 
 
 def test_the_recipe_writes_a_model_and_its_grades(tmp_path: Path) -> None:

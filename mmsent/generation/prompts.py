@@ -18,7 +18,7 @@ from transformers import CLIPModel, PreTrainedTokenizerBase
 
 from mmsent.compat import load_clip_tokenizer
 from mmsent.data.synth import DETAILS, PRODUCT_NOUNS, PRODUCTS, STATES
-from mmsent.encoders import clip_text_outputs
+from mmsent.encoders import _no_loading_bars, clip_text_outputs
 from mmsent.paths import OFFLINE_CLIP_DIR
 
 # One caption template per photo detail, in the words the CLIP was trained on.
@@ -52,7 +52,8 @@ def load_course_clip(clip_dir: Path = OFFLINE_CLIP_DIR) -> tuple[CLIPModel, PreT
     if not (clip_dir / "config.json").is_file():
         raise FileNotFoundError(f"the course CLIP is missing: {clip_dir}/config.json not found; "
                                 "build it with `python -m mmsent pretrain-clip`")
-    model = CLIPModel.from_pretrained(clip_dir, local_files_only=True, use_safetensors=True).eval()
+    with _no_loading_bars():  # a small local file: no bar needed (as in the offline profile)
+        model = CLIPModel.from_pretrained(clip_dir, local_files_only=True, use_safetensors=True).eval()
     return model, load_clip_tokenizer(clip_dir)
 
 
