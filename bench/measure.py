@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmsent import train as training
 from mmsent.models import MultimodalSentimentModel
+from mmsent.runtime import autocast_dtype
 
 # Dense bf16 tensor-core peaks (TFLOP/s, no sparsity), by a piece of torch.cuda.get_device_name().
 PEAK_TFLOPS = (
@@ -113,7 +113,7 @@ def device_name(device: torch.device) -> str:
 
 def step_flops(model: MultimodalSentimentModel, inputs: dict, device: torch.device) -> int:
     """FLOPs of one training step (forward + backward) on `inputs`, as the trainer runs it."""
-    dtype = training.autocast_dtype(device)
+    dtype = autocast_dtype(device)
     labels = torch.zeros(len(inputs["attention_mask"]), dtype=torch.long, device=device)
     model.train()
     with FlopCounterMode(display=False) as counter:

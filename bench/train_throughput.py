@@ -66,12 +66,15 @@ from bench.measure import (  # noqa: E402
 )
 from bench.reviews import NAIVE_LENGTH, NaiveReviews, load_splits, text_tokens  # noqa: E402
 from mmsent import train as training  # noqa: E402
+from mmsent.choices import PROFILES  # noqa: E402
 from mmsent.compat import set_attention_implementation  # noqa: E402
-from mmsent.course import pick_device, seed_everything  # noqa: E402
 from mmsent.data import ReviewDataset  # noqa: E402
 from mmsent.encoders import load_encoders  # noqa: E402
-from mmsent.models import MultimodalSentimentModel  # noqa: E402
+from mmsent.features import encode_dataset_images  # noqa: E402
+from mmsent.models import PRETRAINED_PREFIXES, MultimodalSentimentModel  # noqa: E402
 from mmsent.paths import REVIEWS_CSV  # noqa: E402
+from mmsent.pipeline import build_model  # noqa: E402
+from mmsent.runtime import pick_device, seed_everything  # noqa: E402
 from mmsent.text_cache import encode_frozen_text, frozen_layer_count  # noqa: E402
 
 NAIVE_BATCH = 16
@@ -81,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--profile", choices=("full", "offline", "tiny"), default="offline")
+    parser.add_argument("--profile", choices=PROFILES, default="offline")
     parser.add_argument(
         "--random-init", action="store_true", help="full profile: real shapes, random weights, no download"
     )
@@ -165,14 +168,14 @@ def naive_way(model, train_frame, val_frame, args, device, shapes: ShapeLog, max
     generator = torch.Generator().manual_seed(args.seed)
     loader = DataLoader(train_set, batch_size=NAIVE_BATCH, shuffle=True, generator=generator)
     trained = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    pretrained = [p for name, p in trained if name.startswith(("text_model.", "image_model."))]
-    new = [p for name, p in trained if not name.startswith(("text_model.", "image_model."))]
+    pretrained = [p for name, p in trained if name.startswith(PRETRAINED_PREFIXES)]
+    new = [p for name, p in trained if not name.startswith(PRETRAINED_PREFIXES)]
     optimizer = torch.optim.AdamW(  # the trainer's two learning rates, the default (unfused) kernel
         [{"params": pretrained, "lr": args.lr}, {"params": new, "lr": args.head_lr}],
         weight_decay=args.weight_decay,
     )
     # The trainer's own warm-up / decay schedule, so that only the speed features differ.
-    scheduler = training._scheduler(
+    scheduler = training.warmup_then_decay(
         optimizer, len(loader) * args.epochs, training.TrainConfig.warmup_fraction
     )
     shapes.active = max_steps is None
@@ -239,8 +242,8 @@ def trainer_way(
     train_set = ReviewDataset(train_frame, encoders.tokenizer, encoders.image_processor, args.max_length)
     val_set = ReviewDataset(val_frame, encoders.tokenizer, encoders.image_processor, args.max_length)
     encode_started = time.perf_counter()
-    train_features = training.encode_dataset_images(model, train_set, progress=False)
-    val_features = None if max_steps else training.encode_dataset_images(model, val_set, progress=False)
+    train_features = encode_dataset_images(model, train_set, progress=False)
+    val_features = None if max_steps else encode_dataset_images(model, val_set, progress=False)
     train_text = val_text = None
     if cache_text and frozen_layer_count(model) is not None:
         train_text = encode_frozen_text(model, train_set)
@@ -316,12 +319,12 @@ def main(argv: list[str] | None = None) -> dict:
         f"{tokens / samples:.1f} tokens per review, text layers trained: {args.train_text_layers}, "
         f"{args.repeats} run(s) per way"
     )
-    text_layers = None if args.train_text_layers < 0 else args.train_text_layers
     runs, batch_shapes, first_seed = {name: [] for name in WAYS}, {}, args.seed
     for repeat in range(args.repeats):
         args.seed = first_seed + repeat  # initial weights and batch order; the reviews stay the same
-        seed_everything(args.seed)
-        model = MultimodalSentimentModel(encoders, num_classes, train_text_layers=text_layers).to(device)
+        model = build_model(
+            encoders, num_classes, train_text_layers=args.train_text_layers, seed=args.seed, device=device
+        )
         initial = {name: value.detach().clone() for name, value in model.state_dict().items()}
         shapes = ShapeLog(model)
         for name, way in WAYS.items():

@@ -1,8 +1,10 @@
 """mmsent: the multimodal learning course kit.
 
-Data (`mmsent.data`) -> encoders (`mmsent.encoders`) -> fusion models (`mmsent.models`)
--> training (`mmsent.train`) -> pictures (`mmsent.viz`); `python -m mmsent` runs the same
-pipeline from a terminal.
+Data (`mmsent.data`) -> encoders (`mmsent.encoders`, `mmsent.features`) -> models (`mmsent.models`)
+-> training (`mmsent.train`) -> pictures (`mmsent.viz`) -> the ablation run (`mmsent.pipeline`);
+`python -m mmsent` (`mmsent.cli`) runs the same pipeline from a terminal. Below them all sit the
+settings and names every layer shares: `mmsent.choices`, `mmsent.config`, `mmsent.runtime`.
+Imports only go down this order (README "Layout"; `tests/test_layers.py` checks it).
 """
 
 __version__ = "0.1.0"

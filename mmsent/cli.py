@@ -25,17 +25,14 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 from mmsent import demo_cli, import_cli, kit_cli, validate
 from mmsent.audio import cli as audio_cli
+from mmsent.choices import PROFILES, SPLITS
+from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
-from mmsent.validate import MODES
-
-log = logging.getLogger("mmsent")
-
 
 MODEL_ARG = dict(
     type=Path,
@@ -71,13 +68,25 @@ COLUMNS_HELP = (
 )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m mmsent",
-        description="Multimodal (text + photo) review sentiment: train, evaluate, predict.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+# The argparse type of each `TrainConfig` flag (its default and help come from the field).
+CONFIG_FLAG_TYPES = {
+    "epochs": validate.positive_int,
+    "batch_size": validate.positive_int,
+    "lr": validate.positive_float,
+    "head_lr": validate.positive_float,
+    "max_length": validate.positive_int,
+    "seed": validate.seed,
+}
 
+
+def _shown(value) -> str:
+    """A default as --help shows it: 4, 5e-5, 0.001."""
+    return f"{value:g}".replace("e-0", "e-") if isinstance(value, float) else str(value)
+
+
+def _add_train_parser(commands) -> None:
+    """`train`: the `TrainConfig` flags generated from its fields, the others defaulting to `RunOptions`'."""
+    run = RunOptions()
     train = commands.add_parser(
         "train",
         help="fit the fusion model and the text-only / image-only baselines, write a report",
@@ -88,51 +97,42 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--data",
         type=Path,
-        default=REVIEWS_CSV,
+        default=run.data,
         help="CSV with columns text, image_path, label (default: the bundled data set)",
     )
-    train.add_argument("--columns", type=validate.column_renames, default=None, help=COLUMNS_HELP)
+    train.add_argument("--columns", type=validate.column_renames, default=run.columns, help=COLUMNS_HELP)
     train.add_argument(
         "--profile",
-        choices=("full", "offline", "tiny"),
-        default=None,
+        choices=PROFILES,
+        default=run.profile,
         help="encoders: full = bert-base + CLIP ViT-B/32 from the hub, offline = packaged "
         "MiniLM + the course's CLIP (default: MMSENT_PROFILE, else offline unless a GPU "
         "and the hub are at hand)",
     )
-    train.add_argument(
-        "--epochs", type=validate.positive_int, default=4, help="passes over the training split (default 4)"
-    )
-    train.add_argument(
-        "--batch-size", type=validate.positive_int, default=32, help="reviews per step (default 32)"
-    )
-    train.add_argument(
-        "--lr",
-        type=validate.positive_float,
-        default=5e-5,
-        help="learning rate of the text encoder (default 5e-5)",
-    )
-    train.add_argument(
-        "--head-lr",
-        type=validate.positive_float,
-        default=1e-3,
-        help="learning rate of the new layers: attention, gate, classifier (default 1e-3)",
-    )
+    for option in flag_fields(TrainConfig):
+        default = option.default
+        train.add_argument(
+            "--" + option.name.replace("_", "-"),
+            type=CONFIG_FLAG_TYPES[option.name],
+            default=default,
+            help=f"{option.metadata['help']} (default {_shown(default)})",
+        )
     train.add_argument(
         "--train-text-layers",
         type=validate.text_layers,
-        default=2,
-        help="top text-encoder layers to fine-tune; -1 = all, 0 = frozen (default 2)",
+        default=run.train_text_layers,
+        help=f"top text-encoder layers to fine-tune; -1 = all, 0 = frozen (default {run.train_text_layers})",
     )
     train.add_argument(
         "--train-image-encoder",
         action="store_true",
+        default=run.train_image_encoder,
         help="fine-tune CLIP's vision tower too (default: frozen, its features computed once and cached)",
     )
     train.add_argument(
         "--global-embedding",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=run.global_embedding,
         help="give the fusion classifier CLIP's pooled image embedding beside the attended patches "
         "(a shortcut around the attention); --no-global-embedding: the patches only (default: on)",
     )
@@ -145,13 +145,10 @@ def _parser() -> argparse.ArgumentParser:
         "(default 0)",
     )
     train.add_argument(
-        "--max-length", type=validate.positive_int, default=128, help="longest review in tokens (default 128)"
-    )
-    train.add_argument(
         "--models",
         type=validate.model_list,
-        default=list(MODES),
-        help=f"comma-separated models to train (default {','.join(MODES)})",
+        default=list(run.models),
+        help=f"comma-separated models to train (default {','.join(run.models)})",
     )
     train.add_argument(
         "--report-dir",
@@ -166,11 +163,19 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--allow-outside-paths", **OUTSIDE_PATHS_ARG)
     train.add_argument("--photo-dir", **PHOTO_DIR_ARG)
     train.add_argument("--offline", **OFFLINE_ARG)
-    train.add_argument(
-        "--seed", type=validate.seed, default=0, help="seed for splits, initialisation and shuffling"
-    )
     train.add_argument("--device", **DEVICE_ARG)
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mmsent",
+        description="Multimodal (text + photo) review sentiment: train, evaluate, predict.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_train_parser(commands)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -184,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--columns", type=validate.column_renames, default=None, help=COLUMNS_HELP)
     evaluate.add_argument(
         "--split",
-        choices=("train", "val", "test", "all"),
+        choices=(*SPLITS, "all"),
         default="test",
         help="rows to score: those of this split (from the CSV's 'split' column, else the rows train held "
         "out, as recorded with the model), or 'all' for every row (default test)",
@@ -283,209 +288,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, report: Path) -> int:
-    import matplotlib
+    from mmsent.pipeline import train_and_report
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    from mmsent import distributed, viz
-    from mmsent import train as training
-    from mmsent.attention_check import damage_lift, damage_targets
-    from mmsent.data import ReviewDataset, load_reviews, split_table
-    from mmsent.encoders import load_encoders, resolve_profile
-    from mmsent.heldout import save_split_record
-    from mmsent.models import MultimodalSentimentModel
-
-    started = time.perf_counter()
-    modes = args.models
-    saved_mode = "fusion" if "fusion" in modes else modes[0]  # the model saved for predict / evaluate / demo
-    # Under torchrun every process runs this; rank 0 alone writes the report and prints.
-    device = distributed.setup(args.device)
-    main = distributed.is_main()
-    say = print if main else lambda *_: None
-    profile = resolve_profile(args.profile)
-    training.seed_everything(args.seed)
-    log.info("profile %s on %s; data %s", profile, device, args.data)
-
-    table = load_reviews(
-        args.data,
-        min_rows=args.batch_size,
-        columns=args.columns,
-        allow_outside_paths=args.allow_outside_paths,
-        photos=_photo_store(args),
-    )
-    if main:
-        (report / "skipped_rows.txt").write_text(table.report() + "\n")
-        table.problems.to_csv(report / "skipped_rows.csv", index=False)
-        if len(table.problems):
-            log.warning("%d row problems; see %s", len(table.problems), args.report_dir / "skipped_rows.txt")
-    validate.check_photos(table.frame, modes)
-    splits = split_table(table, seed=args.seed)
-    classes = table.label_encoder.classes
-    config = training.TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        head_lr=args.head_lr,
-        max_length=args.max_length,
-        seed=args.seed,
+    config = TrainConfig(
+        **{option.name: getattr(args, option.name) for option in flag_fields(TrainConfig)},
         attention_loss_weight=args.attention_loss_weight,
     )
-    text_layers = None if args.train_text_layers < 0 else args.train_text_layers
-
-    encoders = load_encoders(profile)  # each model fine-tunes its own copy of the text encoder
-    validate.check_encoder_limits(args, encoders.text_model.config)
-    if main:
-        save_split_record(table, splits, args.seed, report / "model")
-    datasets = {
-        name: ReviewDataset(frame, encoders.tokenizer, encoders.image_processor, args.max_length)
-        for name, frame in splits.items()
-    }
-    features = None  # the frozen image encoder's outputs, shared by fusion and image-only
-    metrics: dict = {}
-    baselines = {}  # the models other than the one saved in model/
-    for mode in modes:
-        say(f"\n== {mode} ==")
-        training.seed_everything(args.seed)
-        model = MultimodalSentimentModel(
-            encoders,
-            len(classes),
-            mode=mode,
-            train_text_layers=text_layers,
-            freeze_image=not args.train_image_encoder,
-            global_embedding=args.global_embedding,
-        )
-        model.to(device)
-        if mode != "text_only" and features is None and model.freeze_image:
-            with distributed.main_first():  # rank 0 fills the feature cache, the others read it
-                features = {
-                    name: training.encode_dataset_images(model, ds, progress=not args.no_progress and main)
-                    for name, ds in datasets.items()
-                }
-        split_features = features if mode != "text_only" and features is not None else {}
-        train_set, test_set = datasets["train"], datasets["test"]
-        targets = None  # where the attention should look in each training photo (bundled data only)
-        if mode == "fusion" and args.attention_loss_weight > 0:
-            targets = damage_targets(train_set.frame, train_set.image_paths, encoders.num_patches)
-        history = training.fit(
-            model,
-            datasets["train"],
-            datasets.get("val"),
-            config,
-            label_encoder=table.label_encoder,
-            train_features=split_features.get("train"),
-            val_features=split_features.get("val"),
-            attention_targets=targets,
-            progress=not args.no_progress,
-        )
-        validate.check_history(history, mode)
-        if mode == saved_mode:
-            saved_model = model
-        else:
-            baselines[mode] = model  # saved beside it, for evaluate --robustness
-        result = training.predict(model, datasets["test"], features=split_features.get("test"), config=config)
-        metrics[mode] = training.classification_metrics(result.targets, result.labels)
-        say(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics[mode].items()))
-        if mode == "fusion":  # does its attention point at the damage? (None: no masks for these photos)
-            lift, measured = damage_lift(test_set.frame, result.attention, test_set.image_paths)
-            metrics[mode]["attention_lift"] = round(lift, 3) if measured else None
-        if main:
-            history.to_csv(report / f"history_{mode}.csv", index=False)
-            viz.plot_history(history, f"Training curves: {mode} ({profile} profile)").savefig(
-                report / f"curves_{mode}.png", dpi=120
-            )
-            if mode == "fusion":
-                _fusion_pictures(
-                    viz, training, result, datasets["test"], classes, report, metrics[mode]["attention_lift"]
-                )
-
-    seconds = time.perf_counter() - started
-    metrics["run"] = {
-        "profile": profile,
-        "device": str(device),
-        "data": str(args.data),
-        "rows": {name: len(frame) for name, frame in splits.items()},
-        "row_problems": len(table.problems),
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "processes": distributed.world_size(),
-        "seconds": round(seconds, 1),
-    }
-    distributed.cleanup()
-    if not main:
-        return 0
-    (report / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    data_sentence = _data_sentence(args.data, table, splits)
-    saved_model.save_pretrained(report / "model", table.label_encoder, config, metrics, data_sentence)
-    for mode, baseline in baselines.items():
-        baseline.save_pretrained(
-            report / f"model_{mode}", table.label_encoder, config, metrics, data_sentence
-        )
-    if len(modes) > 1:
-        scores = {m: {k: v for k, v in metrics[m].items() if k != "attention_lift"} for m in modes}
-        viz.plot_metric_table(scores, "Test metrics: fusion against each modality alone").savefig(
-            report / "ablation.png", dpi=120
-        )
-    _summary(metrics, modes)
-    pyplot.close("all")  # the figures are saved; free them (the CLI may run in a longer process)
+    same_names = {"data", "columns", "profile", "models", "train_text_layers", "train_image_encoder",
+                  "global_embedding", "allow_outside_paths", "device"}
+    options = RunOptions(
+        **{name: getattr(args, name) for name in same_names},
+        teach_attention=args.attention_loss_weight > 0,
+        progress=not args.no_progress,
+    )
+    train_and_report(config, options, report, photos=_photo_store(args))
     return 0
-
-
-def _data_sentence(csv: Path, table, splits: dict) -> str:
-    """What the model card says about the training data."""
-    bundled = "the course's bundled synthetic review set, " if csv.resolve() == REVIEWS_CSV.resolve() else ""
-    parts = " / ".join(f"{name} {len(frame)}" for name, frame in splits.items())
-    return (f"Trained on {bundled}`{csv.name}`: {len(table.frame)} usable reviews ({len(table.problems)} "
-            f"rows skipped), split {parts}; the rows of each split are in split.json.")
-
-
-def _fusion_pictures(viz, training, result, test_set, classes, report: Path, lift: float | None) -> None:
-    """Confusion matrix and a grid of attention heat maps over test photos."""
-    import numpy as np
-
-    matrix = training.confusion(result, len(classes))
-    viz.plot_confusion(matrix, classes, "Fusion model on the test split").savefig(
-        report / "confusion.png", dpi=120
-    )
-    if result.attention is None:
-        return
-    frame = test_set.frame.reset_index(drop=True)
-    with_photo = np.flatnonzero(frame["image_path"].notna().to_numpy())
-    by_gate = with_photo[np.argsort(-result.gate[with_photo], kind="stable")]  # most photo-reliant first
-    picked = [*by_gate[:8], *by_gate[8:][-4:]]  # 8 highest gates, then the 4 lowest
-    images, weights, titles = [], [], []
-    for i in picked:
-        item = test_set[int(i)]
-        images.append(item["image"])
-        weights.append(result.attention[i])
-        titles.append(
-            f"{viz.plain_text(frame.loc[i, 'text'], 34)}\ntrue {classes[result.targets[i]]}, "
-            f"pred {classes[result.labels[i]]}, gate {result.gate[i]:.2f}"
-        )
-    pointing = (
-        f"attention lift on the damage {lift:.2f} (1 = no preference)"
-        if lift is not None
-        else "attention lift on the damage: not measured (no damage masks for these photos)"
-    )
-    suptitle = (
-        "Attention over the photo's patches: the test reviews that used their photo most "
-        f"(highest gate) first, the 4 that used it least last\n{pointing}"
-    )
-    viz.attention_grid(images, weights, titles, suptitle=suptitle).savefig(report / "attention.png", dpi=120)
-
-
-def _summary(metrics: dict, modes: list[str]) -> None:
-    lines = ["", "model        accuracy  precision  recall  f1"]
-    for mode in modes:
-        m = metrics[mode]
-        lines.append(
-            f"{mode:<12} {m['accuracy']:8.3f} {m['precision']:10.3f} {m['recall']:7.3f} {m['f1']:6.3f}"
-        )
-    lift = metrics.get("fusion", {}).get("attention_lift")
-    if lift is not None:
-        lines.append(f"fusion attention lift on the damage: {lift:.2f} (1 = no preference)")
-    lines.append(f"\n{metrics['run']['seconds']:.0f} s")
-    print("\n".join(lines))
 
 
 # --------------------------------------------------------------------------------------

@@ -18,16 +18,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import random
 import re
 import subprocess
 import sys
-import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mmsent.paths import REPO_DIR
+from mmsent.runtime import BUDGET_ENV, BUDGETS, pick_device, seed_everything
 
 if TYPE_CHECKING:
     import torch
@@ -38,9 +37,6 @@ COLAB_CLONE_DIR = "/content/mmsent"  # where the setup cell clones the repositor
 INSTALLED_MARKER = ".mmsent-installed"  # written into the clone once pip has installed it
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 
-DEVICE_ENV = "MMSENT_DEVICE"  # "cpu", "cuda", "cuda:1", "mps": overrides the automatic choice
-BUDGET_ENV = "MMSENT_BUDGET"  # "cpu" or "gpu": overrides the budget that follows the device
-BUDGETS = ("cpu", "gpu")
 
 _SETUP_CELL_TEMPLATE = """\
 # Set-up: the same first cell in every notebook.
@@ -237,70 +233,34 @@ def retarget(repo_url: str, branch: str = REPO_BRANCH, root: str | Path = REPO_D
     return changed
 
 
-# -- devices, seeds, budgets ------------------------------------------------------------------------
+# -- budgets ------------------------------------------------------------------------
 
-_chosen_device: torch.device | None = None  # remembered by setup() so that budget() follows it
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    """The device to compute on: `name`, else `MMSENT_DEVICE`, else CUDA > Apple MPS > CPU.
-
-    Like d2l's `try_gpu()`: asking for an accelerator that is not there warns and falls back to the CPU.
-    """
-    import torch
-
-    name = name or os.environ.get(DEVICE_ENV) or None
-    available = {
-        "cuda": torch.cuda.is_available(),
-        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
-        "cpu": True,
-    }
-    if name is None:
-        return torch.device(next(kind for kind, present in available.items() if present))
-    kind = name.split(":")[0]
-    if kind not in available:
-        raise ValueError(f"Unknown device {name!r}: use one of 'cuda', 'cuda:N', 'mps' or 'cpu'.")
-    if not available[kind]:
-        warnings.warn(f"Device {name!r} is not available on this machine; using the CPU.", stacklevel=2)
-        return torch.device("cpu")
-    return torch.device(name)
-
-
-def seed_everything(seed: int = 0) -> None:
-    """Seed Python's `random`, NumPy and PyTorch (all devices): the same notebook gives the same numbers."""
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def budget() -> str:
+def budget(device: torch.device | str | None = None) -> str:
     """'gpu' or 'cpu': how much heavy work this run can afford.
 
-    `MMSENT_BUDGET` if set; else 'gpu' when the device picked by `setup()` (or, before it, the best
-    available device) is an accelerator (CUDA or MPS), else 'cpu'.
+    `MMSENT_BUDGET` if set; else 'gpu' when `device` (default: `pick_device()`, the device `setup()`
+    picks too) is an accelerator (CUDA or MPS), else 'cpu'.
     """
     forced = os.environ.get(BUDGET_ENV)
     if forced:
         if forced not in BUDGETS:
             raise ValueError(f"{BUDGET_ENV}={forced!r}: use one of {BUDGETS}, or unset it.")
         return forced
-    device = _chosen_device if _chosen_device is not None else pick_device()
+    device = pick_device(None if device is None else str(device))
     return "cpu" if device.type == "cpu" else "gpu"
 
 
 T = TypeVar("T")
 
 
-def scale(cpu: T, gpu: T) -> T:
+def scale(cpu: T, gpu: T, device: torch.device | str | None = None) -> T:
     """The one knob for heavy work: `cpu` on the CPU budget, `gpu` on the GPU budget.
 
     Example: `epochs = scale(cpu=1, gpu=5)`, `fraction = scale(cpu=0.25, gpu=1.0)`. Notebooks shrink
-    their work this way, never by skipping cells, so every cell runs everywhere.
+    their work this way, never by skipping cells, so every cell runs everywhere. `device`: see `budget`
+    (pass the one `setup(device=...)` returned when you chose it by hand).
     """
-    return gpu if budget() == "gpu" else cpu
+    return gpu if budget(device) == "gpu" else cpu
 
 
 def versions(device: torch.device | None = None) -> dict[str, str]:
@@ -330,7 +290,7 @@ def show_versions(
     rows = versions(device)
     if profile is not None:
         rows["profile"] = profile
-    rows["budget"] = budget()
+    rows["budget"] = budget(device)
     if seed is not None:
         rows["seed"] = str(seed)
     width = max(map(len, rows))
@@ -349,15 +309,14 @@ def setup(
     `profile`: 'full', 'offline' or 'tiny' (default: `MMSENT_PROFILE`, else 'full' with internet and a
     GPU, 'offline' otherwise; see `mmsent.encoders.choose_profile`). Returns `(device, profile)`.
     """
-    global _chosen_device
     from mmsent.doctor import problems
     from mmsent.encoders import choose_profile
 
-    _chosen_device = pick_device(device)
+    chosen_device = pick_device(device)
     chosen_profile, reason = choose_profile(profile)
     seed_everything(seed)
     if verbose:
-        show_versions(_chosen_device, f"{chosen_profile} ({reason})", seed)
+        show_versions(chosen_device, f"{chosen_profile} ({reason})", seed)
         print("\n".join(f"problem: {problem}" for problem in problems())
               or "no known problem (python -m mmsent doctor for the full report)")
-    return _chosen_device, chosen_profile
+    return chosen_device, chosen_profile

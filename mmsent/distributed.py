@@ -49,9 +49,9 @@ def setup(device: str | None = None) -> torch.device:
 
     Under torchrun with CUDA each process takes GPU number LOCAL_RANK and the NCCL backend;
     on CPUs (or with ``device="cpu"``) the gloo backend. Without torchrun this only picks the
-    device (`mmsent.course.pick_device`).
+    device (`mmsent.runtime.pick_device`).
     """
-    from mmsent.course import pick_device
+    from mmsent.runtime import pick_device
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return pick_device(device)

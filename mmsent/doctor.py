@@ -95,9 +95,9 @@ def report(load_models: bool = True) -> tuple[list[tuple[str, str]], list[str]]:
     offline models (a few seconds)."""
     from mmsent import __version__
     from mmsent.cache import default_cache_dir
-    from mmsent.course import pick_device
     from mmsent.encoders import choose_profile
     from mmsent.paths import DATA_DIR
+    from mmsent.runtime import pick_device
 
     found = problems()
     rows = [("python", f"{platform.python_version()} ({sys.executable})"), ("platform", platform.platform())]

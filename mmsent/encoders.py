@@ -29,6 +29,7 @@ import torch
 import transformers
 from transformers import AutoTokenizer, BertConfig, BertModel, CLIPConfig, CLIPModel
 
+from mmsent.choices import PROFILES
 from mmsent.compat import (
     bert_hidden_states,
     clip_text_states,
@@ -39,7 +40,6 @@ from mmsent.compat import (
 from mmsent.errors import MmsentError, UsageError
 from mmsent.paths import OFFLINE_CLIP_DIR, minilm_dir
 
-PROFILES = ("full", "offline", "tiny")
 PROFILE_ENV = "MMSENT_PROFILE"
 
 FULL_TEXT_NAME = "bert-base-uncased"

@@ -2,7 +2,8 @@
 
 The fusion-strategy notebooks and the toy `MultiModalNet` work on fixed feature vectors:
 computed once with the encoders, then reused for every model that is compared. The trainer
-uses `image_features` too, to encode each photo once when the image encoder is frozen.
+uses `image_features` too, to encode each photo once when the image encoder is frozen, wrapped as
+`ImageFeatures` (`encode_dataset_images`): the features of a dataset's rows, looked up by row index.
 Both `text_embeddings` and `image_features` keep what they compute in the disk cache of
 `mmsent.cache`, so the next notebook (or run) reads it back instead of encoding again.
 """
@@ -10,13 +11,14 @@ Both `text_embeddings` and `image_features` keep what they compute in the disk c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
 from mmsent.cache import FeatureCache, encoder_key, resolve_cache
-from mmsent.data import open_rgb
+from mmsent.data import ReviewDataset, open_rgb
 from mmsent.encoders import Encoders, clip_image_outputs, text_features
 from mmsent.progress import progress_bar
 from mmsent.text_cache import text_encoder_key, token_digest
@@ -139,3 +141,47 @@ def tabular_features(
     stats = reference[list(columns)].astype("float32").to_numpy()
     values = frame[list(columns)].astype("float32").to_numpy()
     return torch.from_numpy((values - stats.mean(0)) / (stats.std(0) + 1e-6))
+
+
+@dataclass
+class ImageFeatures:
+    """A frozen image encoder's outputs for every row of a dataset, looked up by row index.
+
+    embeds: [rows, embed_dim]; patches: [rows, patches, dim]; present: [rows] (False = no photo).
+    """
+
+    embeds: torch.Tensor
+    patches: torch.Tensor
+    present: torch.Tensor
+
+    def to(self, device: torch.device) -> ImageFeatures:
+        """The same features on `device`."""
+        return ImageFeatures(self.embeds.to(device), self.patches.to(device), self.present.to(device))
+
+    def batch(self, indices: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
+        return {
+            "image_embeds": self.embeds[indices].to(device, non_blocking=True),
+            "patch_tokens": self.patches[indices].to(device, non_blocking=True),
+            "image_present": self.present[indices].to(device, non_blocking=True),
+        }
+
+
+def encode_dataset_images(
+    model: torch.nn.Module, dataset: ReviewDataset, batch_size: int = 64, progress: bool = True
+) -> ImageFeatures:
+    """Run the (frozen) image encoder of `model` (anything with `.encoders`, e.g. a
+    `MultimodalSentimentModel`) once over every photo of `dataset`.
+
+    Rows without a usable photo get zero features and present=False.
+    """
+    embeds, patches, present = image_features(model.encoders, dataset.image_paths, batch_size, progress)
+    return ImageFeatures(embeds, patches, present)
+
+
+def on_gpu_if_room(features, device: torch.device):
+    """`ImageFeatures` or `TextStates` on the GPU when they fit in a quarter of its free memory: every
+    batch then gathers its rows there, instead of copying them from host memory (ViT-B/32: 150 KB a photo)."""
+    if features is None or device.type != "cuda":
+        return features
+    size = sum(t.numel() * t.element_size() for t in vars(features).values())
+    return features.to(device) if size < torch.cuda.mem_get_info(device)[0] / 4 else features

@@ -344,6 +344,6 @@ def _load_trained_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def _placed(model, device):
-    from mmsent.course import pick_device
+    from mmsent.runtime import pick_device
 
     return model.to(pick_device(device and str(device))).eval()

@@ -5,7 +5,7 @@ the bottom `n - k` transformer layers are frozen. They are also kept in eval mod
 `MultimodalSentimentModel.train`): a frozen part is a fixed feature extractor, like the frozen
 image encoder. So for a given review they always give the same hidden states, and running them
 at every step of every epoch recomputes the same numbers. The photos already get this treatment
-(`mmsent.train.ImageFeatures`); this module does it for the text:
+(`mmsent.features.ImageFeatures`); this module does it for the text:
 
 1. `encode_frozen_text` runs the frozen part once per distinct review (token ids + attention
    mask) and keeps its output hidden states, [tokens, hidden] per review, in a `TextStates`;

@@ -13,9 +13,10 @@ import os
 import re
 from pathlib import Path
 
+from mmsent.choices import MODES, PROFILES
 from mmsent.errors import UsageError
+from mmsent.runtime import BUDGET_ENV, BUDGETS, DEVICE_ENV
 
-MODES = ("fusion", "text_only", "image_only")
 DEVICE_PATTERN = re.compile(r"cpu|mps|cuda(:\d+)?")
 DEVICE_HELP = "cpu, cuda, cuda:N or mps"
 
@@ -126,8 +127,7 @@ def check_environment(device_flag: str | None = None) -> None:
     with two GPUs is refused (on a machine without CUDA any cuda device falls back to the CPU).
     """
     from mmsent.cache import CACHE_ENV, OFF_VALUES
-    from mmsent.course import BUDGET_ENV, BUDGETS, DEVICE_ENV
-    from mmsent.encoders import PROFILE_ENV, PROFILES
+    from mmsent.encoders import PROFILE_ENV
     from mmsent.paths import DATA_DIR_ENV
 
     unset = "or unset it"
@@ -159,17 +159,17 @@ def check_environment(device_flag: str | None = None) -> None:
         )
 
 
-def check_encoder_limits(args: argparse.Namespace, text_config) -> None:
+def check_encoder_limits(train_text_layers: int, max_length: int, text_config) -> None:
     """Raise `UsageError` when --train-text-layers or --max-length exceed what the text encoder has."""
     layers, positions = text_config.num_hidden_layers, text_config.max_position_embeddings
-    if args.train_text_layers > layers:
+    if train_text_layers > layers:
         raise UsageError(
-            f"--train-text-layers {args.train_text_layers}: this profile's text encoder has {layers} layers; "
+            f"--train-text-layers {train_text_layers}: this profile's text encoder has {layers} layers; "
             f"use -1 (all), 0 (frozen) or 1..{layers}."
         )
-    if args.max_length > positions:
+    if max_length > positions:
         raise UsageError(
-            f"--max-length {args.max_length}: this profile's text encoder reads at most {positions} tokens; "
+            f"--max-length {max_length}: this profile's text encoder reads at most {positions} tokens; "
             f"use 1..{positions}."
         )
 

@@ -20,6 +20,7 @@ import pytest
 
 from mmsent import course
 from mmsent.paths import REPO_DIR
+from mmsent.runtime import pick_device
 
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -205,9 +206,12 @@ def glossary_link(key: str, relpath: str) -> str:
 
 
 def check_glossary_links(nb: dict, relpath: str) -> list[str]:
+    def word(index: int, start: int, end: int) -> str:
+        return _source(nb["cells"][index])[start:end]
+
     return [
-        f"cell {index}: the first use of glossary term {key!r} ({_source(nb['cells'][index])[start:end]!r}) "
-        f"must link to the glossary: [{_source(nb['cells'][index])[start:end]}]({glossary_link(key, relpath)})"
+        f"cell {index}: the first use of glossary term {key!r} ({word(index, start, end)!r}) "
+        f"must link to the glossary: [{word(index, start, end)}]({glossary_link(key, relpath)})"
         for key, index, start, end, target in first_glossary_uses(nb)
         if target != glossary_link(key, relpath)
     ]
@@ -351,7 +355,9 @@ SPOILS = {  # name: (how to break the good notebook, the check that must notice)
     "NBVAL_SKIP": (_set(4, source="# NBVAL_SKIP\nx = 1"), check_nothing_skipped),
     "raises-exception tag": (_set(4, metadata={"tags": ["raises-exception"]}), check_nothing_skipped),
     "pip install": (_set(4, source="!pip install torch"), check_no_installs),
-    "unlinked term": (_append_cell("Dropout, then [dropout](README.md#glossary-dropout)."), check_glossary_links),
+    "unlinked term": (
+        _append_cell("Dropout, then [dropout](README.md#glossary-dropout)."), check_glossary_links
+    ),
 }
 
 
@@ -408,6 +414,8 @@ def test_toc_markdown_has_one_row_per_notebook_with_its_badge():
 
 
 def test_scale_follows_the_budget(monkeypatch):
+    import torch
+
     monkeypatch.setenv(course.BUDGET_ENV, "cpu")
     assert course.scale(cpu=1, gpu=5) == 1
     monkeypatch.setenv(course.BUDGET_ENV, "gpu")
@@ -416,43 +424,13 @@ def test_scale_follows_the_budget(monkeypatch):
     with pytest.raises(ValueError, match="MMSENT_BUDGET"):
         course.budget()
     monkeypatch.delenv(course.BUDGET_ENV)
-    monkeypatch.setattr(course, "_chosen_device", course.pick_device("cpu"))
-    assert course.budget() == "cpu"
-
-
-def test_pick_device(monkeypatch):
-    import torch
-
-    monkeypatch.delenv(course.DEVICE_ENV, raising=False)
-    assert course.pick_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="Unknown device"):
-        course.pick_device("tpu")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.warns(UserWarning, match="not available"):
-        assert course.pick_device("cuda") == torch.device("cpu")
-    monkeypatch.setenv(course.DEVICE_ENV, "cpu")
-    assert course.pick_device() == torch.device("cpu")
-
-
-def test_seed_everything_makes_draws_repeat():
-    import random
-
-    import numpy as np
-    import torch
-
-    def draw():
-        return random.random(), float(np.random.rand()), float(torch.rand(1))
-
-    course.seed_everything(3)
-    first = draw()
-    course.seed_everything(3)
-    assert draw() == first
-    course.seed_everything(4)
-    assert draw() != first
+    assert course.budget("cpu") == "cpu" and course.scale(cpu=1, gpu=5, device="cpu") == 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert course.budget("cuda") == "gpu" and course.scale(cpu=1, gpu=5, device="cuda") == 5
 
 
 def test_versions_block(capsys):
-    course.show_versions(course.pick_device("cpu"), profile="offline", seed=0)
+    course.show_versions(pick_device("cpu"), profile="offline", seed=0)
     lines = capsys.readouterr().out.splitlines()
     keys = [line.split("  ")[0] for line in lines]
     expected = [

@@ -11,7 +11,9 @@ from mmsent import train as training
 from mmsent.data import ReviewDataset, load_reviews, split_table
 from mmsent.encoders import load_encoders
 from mmsent.errors import CheckpointError
+from mmsent.features import encode_dataset_images
 from mmsent.models import MultimodalSentimentModel
+from mmsent.runtime import seed_everything
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +50,6 @@ def test_classification_metrics_known_values():
     assert metrics["f1"] == pytest.approx((f1_0 + f1_1) / 2)
 
 
-def test_autocast_dtype_is_off_on_cpu():
-    assert training.autocast_dtype(torch.device("cpu")) is None
-    assert training.autocast_dtype(torch.device("cpu"), "bf16") is None
-
-
 def test_fit_returns_history_and_learns(datasets, encoders):
     _, data = datasets
     model = MultimodalSentimentModel(encoders, 2)
@@ -78,7 +75,7 @@ def test_same_seed_same_metrics(datasets, encoders):
     _, data = datasets
     runs = []
     for _ in range(2):
-        training.seed_everything(0)
+        seed_everything(0)
         model = MultimodalSentimentModel(encoders, 2)
         history = training.fit(
             model, data["train"], data["val"], small_config(), progress=False, log=lambda _: None
@@ -90,7 +87,7 @@ def test_same_seed_same_metrics(datasets, encoders):
 def test_cached_features_match_the_pixel_path(datasets, encoders):
     _, data = datasets
     model = MultimodalSentimentModel(encoders, 2).eval()
-    features = training.encode_dataset_images(model, data["test"], progress=False)
+    features = encode_dataset_images(model, data["test"], progress=False)
     assert features.patches.shape == (len(data["test"]), encoders.num_patches, encoders.image_dim)
     cached = training.predict(model, data["test"], features=features)
     direct = training.predict(model, data["test"])
@@ -136,7 +133,7 @@ def test_resume_matches_an_unbroken_run(datasets, encoders, tmp_path):
     config = small_config(epochs=2)
 
     def fresh():
-        training.seed_everything(0)
+        seed_everything(0)
         return MultimodalSentimentModel(load_encoders("tiny"), 2)
 
     unbroken = training.fit(fresh(), data["train"], data["val"], config, progress=False, log=lambda _: None)
@@ -200,4 +197,4 @@ def test_attention_targets_teach_the_attention_where_to_look(datasets, encoders)
         mass[name] = training.predict(model, data["test"]).attention[:, 0].mean()
     assert mass["with targets"] > 10 / patches and mass["without"] < 2 / patches  # even split: 1 / patches
     no_target = torch.zeros(4, patches)
-    assert training._attention_loss(torch.full((4, patches), 1 / patches), no_target) == 0.0
+    assert training.attention_loss(torch.full((4, patches), 1 / patches), no_target) == 0.0

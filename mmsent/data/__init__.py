@@ -9,16 +9,17 @@ One job per module, imported in this order (each only imports those before it):
 - `csvfile` the header (delimiter, duplicate columns, renames); `images` opening and checking a
   photo; `photo_paths` a photo cell -> a safe absolute path; `labels` a label cell -> a class name,
   and `LabelVocab` (class names <-> ids); `problems` the per-row problem log and its report;
-- `table` `load_reviews` -> `ReviewTable`; `splits` `SPLITS` and `split_table`;
+- `table` `load_reviews` -> `ReviewTable`; `splits` `split_table` (the names: `mmsent.choices.SPLITS`);
 - `dataset` `ReviewDataset`, `collate_fn`, `make_loader`;
 - `synth` (a package) draws the bundled synthetic data set: vocabulary, canvas, products, damage,
   photos, captions, texts, reviews, ceilings.
 """
 
+from mmsent.choices import SPLITS
 from mmsent.data.dataset import LengthGroupedBatchSampler, ReviewDataset, collate_fn, make_loader
 from mmsent.data.images import ImageProblem, check_image, open_rgb
 from mmsent.data.labels import LabelVocab
-from mmsent.data.splits import SPLITS, split_table
+from mmsent.data.splits import split_table
 from mmsent.data.table import DataError, ReviewTable, load_reviews
 
 __all__ = [

@@ -7,14 +7,12 @@ import logging
 import numpy as np
 import pandas as pd
 
+from mmsent.choices import SPLITS
 from mmsent.data.problems import shorten
 from mmsent.data.table import ReviewTable
 from mmsent.errors import DataError
 
 logger = logging.getLogger(__name__)
-
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-
 
 def split_table(
     table: ReviewTable | pd.DataFrame, val_frac: float = 0.15, test_frac: float = 0.15, seed: int = 0

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from mmsent.data.splits import SPLITS
+from mmsent.choices import SPLITS
 from mmsent.data.synth.reviews import (
     SCENARIOS,
 )

@@ -1,0 +1,71 @@
+"""The settings of a run, as dataclasses (configs the Hugging Face way), each default written once.
+
+- `TrainConfig`: everything that decides how a model is trained; saved beside every checkpoint.
+- `RunOptions`: what a `python -m mmsent train` run reads and builds besides that (the data, the
+  profile, the models of the ablation, how each model is built).
+
+The command line builds its `train` flags from these fields (`mmsent.cli`): a field's `help`
+metadata is the flag's help, and its default is the flag's default. Cheap to import (no torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from mmsent.choices import MODES
+from mmsent.paths import REVIEWS_CSV
+
+
+def _flag(default, help: str):
+    """A dataclass field that the command line exposes as a flag, with this help text."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; saved beside every checkpoint."""
+
+    epochs: int = _flag(4, "passes over the training split")
+    batch_size: int = _flag(32, "reviews per step")
+    lr: float = _flag(5e-5, "learning rate of the text encoder")  # small steps keep what it knows
+    head_lr: float = _flag(1e-3, "learning rate of the new layers: attention, gate, classifier")
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    max_grad_norm: float = 1.0
+    max_length: int = _flag(128, "longest review in tokens")
+    seed: int = _flag(0, "seed for splits, initialisation and shuffling")
+    cache_image_features: bool = True  # only used when the image encoder is frozen
+    cache_text_layers: bool = True  # run the frozen bottom text layers once per review (text_cache)
+    group_by_length: bool = True  # batches of similar length waste less padding
+    mixed_precision: str = "auto"  # see mmsent.runtime.autocast_dtype: "auto", "bf16", "fp16", "no"
+    num_workers: int = 0
+    attention_loss_weight: float = 1.0  # with fit(attention_targets=...): see train.steps.attention_loss
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class RunOptions:
+    """What a `train` run reads and builds besides its `TrainConfig`: the command line's other flags."""
+
+    data: Path = REVIEWS_CSV
+    columns: dict[str, str] | None = None
+    profile: str | None = None  # None: MMSENT_PROFILE, else offline unless a GPU and the hub are at hand
+    models: Sequence[str] = MODES
+    train_text_layers: int = 2  # -1 = all, 0 = frozen
+    train_image_encoder: bool = False
+    global_embedding: bool = True
+    teach_attention: bool = False  # see mmsent.pipeline.run_ablation
+    allow_outside_paths: bool = False
+    device: str | None = None
+    progress: bool = True
+
+
+def flag_fields(config: type) -> list:
+    """The fields of a config dataclass that the command line exposes (those with `help` metadata)."""
+    return [f for f in fields(config) if "help" in f.metadata]

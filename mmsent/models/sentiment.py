@@ -1,0 +1,299 @@
+"""`MultimodalSentimentModel`: text encoder + image encoder + `CrossModalAttention` + classifier.
+
+`mode="fusion"` reads both; `"text_only"` / `"image_only"` build the ablations from the same parts
+(`mmsent.choices.MODES`). Shapes in docstrings: B = batch, L = tokens, P = patches, C = classes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from mmsent.choices import MODES
+from mmsent.encoders import Encoders, clip_image_outputs, text_features
+from mmsent.hub import PretrainedMixin
+from mmsent.models.attention import CrossModalAttention
+from mmsent.models.fusion import mlp
+from mmsent.text_cache import frozen_layer_count, frozen_modules, top_text_features
+
+
+class SentimentOutput(NamedTuple):
+    """logits [B, C]; attention_weights [B, P] and gate [B, 1], or None in text_only mode."""
+
+    logits: Tensor
+    attention_weights: Tensor | None
+    gate: Tensor | None
+
+
+# Parameter names of the pretrained encoders ("text_model.encoder.layer.5...", "image_model...."): what
+# the trainer gives the small learning rate, and every new layer the larger one.
+PRETRAINED_PREFIXES: tuple[str, ...] = ("text_model.", "image_model.")
+
+
+class MultimodalSentimentModel(PretrainedMixin, nn.Module):
+    """Review sentiment from text and photo; `mode` picks fusion or one of the two ablations.
+
+    Parts (each mode builds only the parts it uses; the parts are the same classes, so the
+    three modes are an honest ablation):
+    - text branch: `text_model` (BERT-family) -> masked mean of last_hidden_state [B, text_dim]
+      -> `text_proj` [B, dim].
+    - image branch: `image_model` (CLIP) -> image_embeds [B, embed_dim] and patch tokens
+      [B, P, image_dim]; `cross_attention` over the patches -> attended [B, dim] + gate [B, 1].
+      With `global_embedding=True`, also `image_proj`(image_embeds) [B, dim], CLIP's pooled
+      embedding (a strong global "what": it was trained to match captions like "a cracked
+      phone"). Every image vector is multiplied by the gate.
+    - classifier: dropout -> MLP on the concatenation of the branch outputs.
+
+    fusion:     query = the pooled text;  classifier([text_proj, gate * attended (, gate * image_proj)])
+    text_only:  classifier([text_proj])                      (no image parts at all)
+    image_only: query = a learned vector; classifier([gate * attended (, gate * image_proj)])
+                (no text parts; the gate then means "how informative this photo looks")
+
+    `global_embedding`: True (default) gives the classifier CLIP's pooled embedding beside the
+    attended patches. That is a shortcut, and the model takes it: the photo's verdict flows
+    through the pooled embedding and the attention spreads out instead of pointing (notebook
+    07 measures it). False leaves the attended patches as the photo's only way in. Either way,
+    `fit(attention_targets=...)` can teach the attention where to look.
+
+    Freezing: `freeze_image=True` (default) freezes CLIP and keeps it in eval mode even
+    after `model.train()`. `train_text_layers`: None fine-tunes the whole text encoder, 0
+    freezes it, k trains only its top k transformer layers; what is frozen (the embeddings and
+    the bottom layers) stays in eval mode too, without dropout: a fixed feature extractor, whose
+    outputs the trainer can then compute once per review (`mmsent.text_cache`).
+    (BERT's pooler is always frozen: we pool by masked mean, so it is unused.)
+    A module this model trains is its own deep copy; a frozen one is shared with `encoders`.
+    So several models built from one `Encoders` never train each other's weights.
+
+    Saved and loaded the Hugging Face way (`save_pretrained`, `from_pretrained`, `push_to_hub`:
+    `mmsent.hub`), storing only the weights training changed.
+    """
+
+    def __init__(
+        self,
+        encoders: Encoders,
+        num_classes: int,
+        mode: str = "fusion",
+        freeze_image: bool = True,
+        train_text_layers: int | None = None,
+        dim: int = 256,
+        num_heads: int = 4,
+        dropout: float = 0.1,
+        global_embedding: bool = True,
+    ) -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
+        self.encoders = encoders  # a plain attribute: tokenizer, profile and dims for callers
+        self.num_classes = num_classes
+        self.mode = mode
+        self.freeze_image = freeze_image
+        self.train_text_layers = train_text_layers
+        self.dim = dim
+        self.num_heads = num_heads
+        self.dropout_p = dropout
+        self.global_embedding = global_embedding
+        self.uses_text = mode != "image_only"
+        self.uses_image = mode != "text_only"
+
+        features_dim = 0
+        if self.uses_text:
+            self.text_model = _prepare_text_encoder(encoders.text_model, train_text_layers)
+            self.text_proj = nn.Linear(encoders.text_dim, dim)
+            features_dim += dim
+        if self.uses_image:
+            self.image_model = _prepare_image_encoder(encoders.image_model, freeze_image)
+            query_dim = encoders.text_dim if self.uses_text else dim
+            if not self.uses_text:  # image_only: nothing to ask with, so learn the question
+                self.image_query = nn.Parameter(torch.randn(dim) * 0.02)
+            self.cross_attention = CrossModalAttention(query_dim, encoders.image_dim, dim, num_heads, dropout)
+            features_dim += dim
+            if global_embedding:
+                self.image_proj = nn.Linear(encoders.image_embed_dim, dim)
+                features_dim += dim
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = mlp(features_dim, dim, num_classes, dropout)
+        self.train()  # puts the frozen encoders in eval mode right away
+
+    # -- building -------------------------------------------------------------------
+
+    def config_dict(self) -> dict[str, Any]:
+        """Everything needed to rebuild this model with `from_config` (JSON-able)."""
+        return {
+            "num_classes": self.num_classes,
+            "mode": self.mode,
+            "freeze_image": self.freeze_image,
+            "train_text_layers": self.train_text_layers,
+            "dim": self.dim,
+            "num_heads": self.num_heads,
+            "dropout": self.dropout_p,
+            "global_embedding": self.global_embedding,
+            "text_encoder": self.encoders.text_name,
+            "image_encoder": self.encoders.image_name,
+        }
+
+    @classmethod
+    def from_config(cls, encoders: Encoders, config: dict[str, Any]) -> MultimodalSentimentModel:
+        """Rebuild a model from `config_dict()`; `encoders` must be the ones it was built with."""
+        for key, name in (("text_encoder", encoders.text_name), ("image_encoder", encoders.image_name)):
+            if key in config and config[key] != name:
+                raise ValueError(
+                    f"This model was built with {key} {config[key]!r} but the encoders given have {name!r}; "
+                    "load the encoders of the same profile (see mmsent.encoders.load_encoders)."
+                )
+        arguments = (
+            "num_classes",
+            "mode",
+            "freeze_image",
+            "train_text_layers",
+            "dim",
+            "num_heads",
+            "dropout",
+            "global_embedding",
+        )
+        config = {"global_embedding": True, **config}  # saved before the option existed: it had the path
+        return cls(encoders, **{key: config[key] for key in arguments if key in config})
+
+    def train(self, mode: bool = True) -> MultimodalSentimentModel:
+        """Like nn.Module.train, but frozen encoders stay in eval mode (no dropout in fixed features)."""
+        super().train(mode)
+        if self.uses_image and self.freeze_image:
+            self.image_model.eval()
+        if (frozen := frozen_layer_count(self)) is not None:
+            for module in frozen_modules(self.text_model, frozen):
+                module.eval()
+        return self
+
+    # -- running --------------------------------------------------------------------
+
+    def encode_images(self, pixel_values: Tensor) -> tuple[Tensor, Tensor]:
+        """pixel_values [B, 3, H, W] -> (image_embeds [B, embed_dim], patch_tokens [B, P, image_dim]).
+
+        Without gradients when the image encoder is frozen, so the outputs can be cached once
+        and reused every epoch.
+        """
+        if not self.uses_image:
+            raise RuntimeError("A text_only model has no image encoder.")
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_image):
+            return clip_image_outputs(self.image_model, pixel_values)
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        pixel_values: Tensor | None = None,
+        image_present: Tensor | None = None,
+        image_embeds: Tensor | None = None,
+        patch_tokens: Tensor | None = None,
+        text_states: Tensor | None = None,
+    ) -> SentimentOutput:
+        """Logits, attention heat map and gate for a batch of reviews.
+
+        input_ids, attention_mask [B, L] (ignored in image_only mode);
+        images (ignored in text_only mode), either pixel_values [B, 3, H, W] or cached
+        image_embeds [B, embed_dim] + patch_tokens [B, P, image_dim];
+        image_present [B] bool (default all True when images are given). A batch without any
+        photo passes image_present all False and no images.
+        text_states [B, L, text_dim]: the frozen text layers' output, cached (`mmsent.text_cache`),
+        instead of input_ids: only the trainable top layers then run.
+        -> SentimentOutput(logits [B, C], attention_weights [B, P] | None, gate [B, 1] | None)
+        """
+        parts: list[Tensor] = []
+        query = None
+        if self.uses_text:
+            if input_ids is None and text_states is None:
+                raise ValueError(f"mode={self.mode!r} needs input_ids (and attention_mask).")
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids if text_states is None else text_states[..., 0])
+            if text_states is None:
+                pooled = text_features(self.text_model, input_ids, attention_mask)  # [B, text_dim]
+            else:
+                frozen = frozen_layer_count(self)
+                pooled = top_text_features(self.text_model, text_states, attention_mask, frozen)
+            parts.append(self.text_proj(pooled))
+            query = pooled
+        if not self.uses_image:
+            return SentimentOutput(self.classifier(self.dropout(parts[0])), None, None)
+
+        image_embeds, patch_tokens, image_present = self._image_inputs(
+            pixel_values, image_present, image_embeds, patch_tokens
+        )
+        if query is None:
+            query = self.image_query.expand(len(patch_tokens), -1)
+        elif len(query) != len(patch_tokens):
+            raise ValueError(f"{len(patch_tokens)} images for {len(query)} texts: one of each per review.")
+        cross = self.cross_attention(query, patch_tokens, image_present)
+        parts.append(cross.gate * cross.attended)
+        if self.global_embedding:
+            parts.append(cross.gate * self.image_proj(image_embeds))
+        logits = self.classifier(self.dropout(torch.cat(parts, dim=-1)))
+        return SentimentOutput(logits, cross.attention_weights, cross.gate)
+
+    def _image_inputs(
+        self,
+        pixel_values: Tensor | None,
+        image_present: Tensor | None,
+        image_embeds: Tensor | None,
+        patch_tokens: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(image_embeds [B, E], patch_tokens [B, P, D], image_present [B]) from whichever was given."""
+        if (image_embeds is None) != (patch_tokens is None):
+            raise ValueError("Cached image features need both image_embeds and patch_tokens.")
+        if image_embeds is None and pixel_values is not None:
+            image_embeds, patch_tokens = self.encode_images(pixel_values)
+        if image_embeds is None:
+            if image_present is None or bool(image_present.any()):
+                raise ValueError(
+                    f"mode={self.mode!r} needs images: pass pixel_values, or image_embeds and patch_tokens. "
+                    "For a batch without any photo, pass image_present with all False."
+                )
+            # No photo in the whole batch: zero placeholders, which the gate switches off.
+            parameter = self.cross_attention.key.weight
+            size = len(image_present)
+            image_embeds = parameter.new_zeros(size, self.encoders.image_embed_dim)
+            patch_tokens = parameter.new_zeros(size, self.encoders.num_patches, self.encoders.image_dim)
+        if image_present is None:
+            image_present = torch.ones(len(image_embeds), dtype=torch.bool, device=image_embeds.device)
+        image_present = image_present.to(device=image_embeds.device, dtype=torch.bool)
+        if image_present.shape != (len(image_embeds),):
+            raise ValueError(
+                f"image_present has shape {tuple(image_present.shape)}; expected [{len(image_embeds)}]."
+            )
+        # A missing photo's placeholder may hold anything, even NaN, and gate * NaN is NaN: zero it.
+        image_embeds = torch.where(image_present[:, None], image_embeds, 0.0)
+        return image_embeds, patch_tokens, image_present
+
+
+def _prepare_text_encoder(text_model: nn.Module, train_text_layers: int | None) -> nn.Module:
+    """The text encoder with only the requested layers trainable (a copy if anything trains)."""
+    layers = text_model.encoder.layer
+    if train_text_layers is not None and not 0 <= train_text_layers <= len(layers):
+        raise ValueError(
+            f"train_text_layers must be None (all), 0 (frozen) or 1..{len(layers)}, got {train_text_layers}."
+        )
+    if train_text_layers == 0:
+        return text_model.requires_grad_(False)
+    text_model = copy.deepcopy(text_model)
+    if train_text_layers is None:
+        text_model.requires_grad_(True)
+    else:
+        text_model.requires_grad_(False)
+        for layer in text_model.encoder.layer[len(layers) - train_text_layers :]:
+            layer.requires_grad_(True)
+    if getattr(text_model, "pooler", None) is not None:
+        text_model.pooler.requires_grad_(False)  # unused: we pool by masked mean
+    return text_model
+
+
+def _prepare_image_encoder(image_model: nn.Module, freeze_image: bool) -> nn.Module:
+    """CLIP frozen (shared), or a trainable copy of its vision half (its text half is never used)."""
+    if freeze_image:
+        return image_model.requires_grad_(False)
+    image_model = copy.deepcopy(image_model).requires_grad_(False)
+    image_model.vision_model.requires_grad_(True)
+    image_model.visual_projection.requires_grad_(True)
+    return image_model

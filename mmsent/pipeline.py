@@ -1,0 +1,346 @@
+"""The kit's main run: fit fusion, text-only and image-only on one split, score them, write the report.
+
+Three layers, each usable on its own:
+
+    model = build_model(encoders, num_classes, "fusion", seed=0)      # seeded, same recipe everywhere
+    ablation = run_ablation(encoders, datasets, labels, config)      # fit + test every mode
+    metrics = train_and_report(config, RunOptions(), report_dir)     # `python -m mmsent train`
+
+`run_ablation` encodes the photos once for every model that looks at them (the image encoder is
+frozen by default), fits each model in `MODES` order from the same seed, predicts the test split and
+measures the fusion model's attention lift on the damage (`mmsent.attention_check`). Notebook 06
+calls it for its baselines, the command line for everything, `bench/` for its models.
+`train_and_report` adds what a run from a CSV needs around it: loading and checking the table, the
+split record, the model folder (`save_pretrained`), and the report files (metrics.json, curves,
+confusion matrix, attention heat maps, the skipped-rows report).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mmsent import distributed, validate, viz
+from mmsent.attention_check import damage_lift, damage_targets
+from mmsent.choices import MODES
+from mmsent.config import RunOptions
+from mmsent.data import LabelVocab, ReviewDataset, load_reviews, split_table
+from mmsent.data.photo_store import PhotoStore
+from mmsent.encoders import Encoders, load_encoders, resolve_profile
+from mmsent.features import ImageFeatures, encode_dataset_images
+from mmsent.heldout import save_split_record
+from mmsent.models import MultimodalSentimentModel
+from mmsent.paths import REVIEWS_CSV
+from mmsent.runtime import pick_device, seed_everything
+from mmsent.train import Predictions, TrainConfig, classification_metrics, confusion, fit, predict
+
+log = logging.getLogger("mmsent")
+MODEL_FOLDER = "model"  # inside the report: weights, config, model card, split.json
+
+
+def build_model(
+    encoders: Encoders,
+    num_classes: int,
+    mode: str = "fusion",
+    *,
+    train_text_layers: int | None = 2,
+    freeze_image: bool = True,
+    global_embedding: bool = True,
+    seed: int = 0,
+    device=None,
+) -> MultimodalSentimentModel:
+    """A `MultimodalSentimentModel` initialised from `seed` (the same seed: the same initial weights),
+    on `device` when given. `train_text_layers`: -1 or None fine-tunes the whole text encoder."""
+    seed_everything(seed)
+    layers = None if train_text_layers is None or train_text_layers < 0 else train_text_layers
+    model = MultimodalSentimentModel(
+        encoders,
+        num_classes,
+        mode=mode,
+        train_text_layers=layers,
+        freeze_image=freeze_image,
+        global_embedding=global_embedding,
+    )
+    return model if device is None else model.to(device)
+
+
+@dataclass
+class Ablation:
+    """What `run_ablation` gives, by mode: the trained models, their histories (one row per epoch),
+    their test predictions and test metrics (accuracy, macro precision / recall / F1), and the fusion
+    model's attention lift on the damage (None without fusion, or without damage masks for the data)."""
+
+    models: dict[str, MultimodalSentimentModel] = field(default_factory=dict)
+    histories: dict[str, pd.DataFrame] = field(default_factory=dict)
+    predictions: dict[str, Predictions] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    attention_lift: float | None = None
+
+
+def run_ablation(
+    encoders: Encoders,
+    datasets: Mapping[str, ReviewDataset],
+    label_encoder: LabelVocab,
+    config: TrainConfig,
+    modes: Sequence[str] = MODES,
+    *,
+    train_text_layers: int | None = 2,
+    freeze_image: bool = True,
+    global_embedding: bool = True,
+    device=None,
+    features: Mapping[str, ImageFeatures] | None = None,
+    trained: Mapping[str, MultimodalSentimentModel] | None = None,
+    teach_attention: bool = False,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> Ablation:
+    """Fit each model of `modes` on datasets["train"] (validating on "val" when present) and test it.
+
+    Args:
+        datasets: "train" and "test" (and usually "val") `ReviewDataset`s of one split.
+        label_encoder: the classes.
+        config: the training recipe of every model (its seed seeds every model's initial weights).
+        train_text_layers, freeze_image, global_embedding: how each model is built (`build_model`).
+        features: photo features per split (`encode_dataset_images`); encoded here when missing.
+        trained: models already fitted, by mode: only tested (e.g. a fusion model trained by hand).
+        teach_attention: train fusion's attention towards the damage masks of the bundled photos,
+            weighted by `config.attention_loss_weight` (`mmsent.attention_check.damage_targets`).
+        say: where progress lines go (rank 0 only under torchrun).
+    """
+    device = device if device is not None else pick_device()
+    say = say if distributed.is_main() else (lambda *_: None)
+    trained = dict(trained or {})
+    train_set, test_set = datasets["train"], datasets["test"]
+    features = dict(features) if features is not None else None
+    result = Ablation()
+    for mode in modes:
+        say(f"\n== {mode} ==")
+        model = trained[mode] if mode in trained else build_model(
+            encoders,
+            len(label_encoder),
+            mode,
+            train_text_layers=train_text_layers,
+            freeze_image=freeze_image,
+            global_embedding=global_embedding,
+            seed=config.seed,
+            device=device,
+        )
+        if mode != "text_only" and features is None and model.freeze_image:
+            with distributed.main_first():  # rank 0 fills the feature cache, the others read it
+                show = progress and distributed.is_main()
+                features = {
+                    name: encode_dataset_images(model, dataset, progress=show)
+                    for name, dataset in datasets.items()
+                }
+        split_features = features if mode != "text_only" and features is not None else {}
+        if mode not in trained:
+            targets = None  # where the attention should look in each training photo (bundled data only)
+            if mode == "fusion" and teach_attention:
+                targets = damage_targets(train_set.frame, train_set.image_paths, encoders.num_patches)
+            history = fit(
+                model,
+                train_set,
+                datasets.get("val"),
+                config,
+                label_encoder=label_encoder,
+                train_features=split_features.get("train"),
+                val_features=split_features.get("val"),
+                attention_targets=targets,
+                progress=progress,
+            )
+            validate.check_history(history, mode)
+            result.histories[mode] = history
+        predictions = predict(model, test_set, features=split_features.get("test"), config=config)
+        result.models[mode], result.predictions[mode] = model, predictions
+        result.metrics[mode] = classification_metrics(predictions.targets, predictions.labels)
+        say(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in result.metrics[mode].items()))
+        if mode == "fusion":  # does its attention point at the damage? (None: no masks for these photos)
+            lift, measured = damage_lift(test_set.frame, predictions.attention, test_set.image_paths)
+            result.attention_lift = round(lift, 3) if measured else None
+    return result
+
+
+def attention_picks(
+    predictions: Predictions, frame: pd.DataFrame, highest: int = 8, lowest: int = 4
+) -> list[int]:
+    """Rows of `frame` to show attention for: the `highest` gates first (the reviews that used their
+    photo most), then the `lowest`; rows without a photo are never picked."""
+    with_photo = np.flatnonzero(frame["image_path"].notna().to_numpy())
+    by_gate = with_photo[np.argsort(-predictions.gate[with_photo], kind="stable")]  # most photo-reliant first
+    return [int(i) for i in (*by_gate[:highest], *by_gate[highest:][-lowest:])]
+
+
+# --------------------------------------------------------------------------------------
+# A whole run from a CSV, with its report
+# --------------------------------------------------------------------------------------
+
+
+def train_and_report(
+    config: TrainConfig, options: RunOptions, report: Path, photos: PhotoStore | None = None
+) -> dict:
+    """Load and check `options.data`, split it, run the ablation and write the report into `report`
+    (an empty folder; `mmsent.report_dir` stages it), with the model folder `report/model` (fusion, else
+    the first model: what predict, evaluate and demo load) and `report/model_<mode>` for the others.
+    Returns metrics.json's content.
+    `photos`: where photo URLs in the table are downloaded to (`mmsent.data.photo_store`).
+
+    Under torchrun every process runs this; rank 0 alone writes files and prints.
+    """
+    started = time.perf_counter()
+    modes = list(options.models)
+    device = distributed.setup(options.device)
+    main = distributed.is_main()
+    profile = resolve_profile(options.profile)
+    seed_everything(config.seed)
+    log.info("profile %s on %s; data %s", profile, device, options.data)
+
+    table = load_reviews(
+        options.data,
+        min_rows=config.batch_size,
+        columns=options.columns,
+        allow_outside_paths=options.allow_outside_paths,
+        photos=photos,
+    )
+    if main:
+        (report / "skipped_rows.txt").write_text(table.report() + "\n")
+        table.problems.to_csv(report / "skipped_rows.csv", index=False)
+        if len(table.problems):
+            log.warning("%d row problems; see skipped_rows.txt in the report", len(table.problems))
+    validate.check_photos(table.frame, modes)
+    splits = split_table(table, seed=config.seed)
+    encoders = load_encoders(profile)  # each model fine-tunes its own copy of the text encoder
+    validate.check_encoder_limits(options.train_text_layers, config.max_length, encoders.text_model.config)
+    if main:
+        save_split_record(table, splits, config.seed, report / MODEL_FOLDER)
+    datasets = {
+        name: ReviewDataset(frame, encoders.tokenizer, encoders.image_processor, config.max_length)
+        for name, frame in splits.items()
+    }
+    ablation = run_ablation(
+        encoders,
+        datasets,
+        table.label_encoder,
+        config,
+        modes,
+        train_text_layers=options.train_text_layers,
+        freeze_image=not options.train_image_encoder,
+        global_embedding=options.global_embedding,
+        device=device,
+        teach_attention=options.teach_attention,
+        progress=options.progress,
+    )
+    metrics: dict = {mode: dict(scores) for mode, scores in ablation.metrics.items()}
+    if "fusion" in metrics:
+        metrics["fusion"]["attention_lift"] = ablation.attention_lift
+    metrics["run"] = {
+        "profile": profile,
+        "device": str(device),
+        "data": str(options.data),
+        "rows": {name: len(frame) for name, frame in splits.items()},
+        "row_problems": len(table.problems),
+        "epochs": config.epochs,
+        "seed": config.seed,
+        "processes": distributed.world_size(),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    distributed.cleanup()
+    if main:
+        saved = "fusion" if "fusion" in modes else modes[0]
+        about_data = _data_sentence(options.data, table, splits)
+        for mode, model in ablation.models.items():  # the baselines beside it, for evaluate --robustness
+            folder = report / (MODEL_FOLDER if mode == saved else f"{MODEL_FOLDER}_{mode}")
+            model.save_pretrained(folder, table.label_encoder, config, metrics, about_data)
+        write_report(ablation, datasets["test"], table.label_encoder.classes, metrics, report, profile)
+    return metrics
+
+
+def _data_sentence(csv: Path, table, splits: dict) -> str:
+    """What the model card says about the training data."""
+    bundled = "the course's bundled synthetic review set, " if csv.resolve() == REVIEWS_CSV.resolve() else ""
+    parts = " / ".join(f"{name} {len(frame)}" for name, frame in splits.items())
+    return (f"Trained on {bundled}`{csv.name}`: {len(table.frame)} usable reviews ({len(table.problems)} "
+            f"rows skipped), split {parts}; the rows of each split are in split.json.")
+
+
+def write_report(
+    ablation: Ablation,
+    test_set: ReviewDataset,
+    classes: Sequence[str],
+    metrics: dict,
+    report: Path,
+    profile: str,
+) -> None:
+    """metrics.json, history_<mode>.csv, curves_<mode>.png, and with fusion confusion.png and
+    attention.png, with several models ablation.png; prints the summary table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    for mode, history in ablation.histories.items():
+        history.to_csv(report / f"history_{mode}.csv", index=False)
+        viz.plot_history(history, f"Training curves: {mode} ({profile} profile)").savefig(
+            report / f"curves_{mode}.png", dpi=120
+        )
+    if "fusion" in ablation.predictions:
+        _fusion_pictures(ablation.predictions["fusion"], test_set, classes, report, ablation.attention_lift)
+    (report / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    modes = list(ablation.metrics)
+    if len(modes) > 1:
+        viz.plot_metric_table(ablation.metrics, "Test metrics: fusion against each modality alone").savefig(
+            report / "ablation.png", dpi=120
+        )
+    print(_summary(metrics, modes))
+    pyplot.close("all")  # the figures are saved; free them (the CLI may run in a longer process)
+
+
+def _fusion_pictures(
+    result: Predictions, test_set: ReviewDataset, classes: Sequence[str], report: Path, lift: float | None
+) -> None:
+    """Confusion matrix and a grid of attention heat maps over test photos."""
+    matrix = confusion(result, len(classes))
+    viz.plot_confusion(matrix, classes, "Fusion model on the test split").savefig(
+        report / "confusion.png", dpi=120
+    )
+    if result.attention is None:
+        return
+    frame = test_set.frame.reset_index(drop=True)
+    images, weights, titles = [], [], []
+    for i in attention_picks(result, frame):
+        images.append(test_set[i]["image"])
+        weights.append(result.attention[i])
+        titles.append(
+            f"{viz.plain_text(frame.loc[i, 'text'], 34)}\ntrue {classes[result.targets[i]]}, "
+            f"pred {classes[result.labels[i]]}, gate {result.gate[i]:.2f}"
+        )
+    pointing = (
+        f"attention lift on the damage {lift:.2f} (1 = no preference)"
+        if lift is not None
+        else "attention lift on the damage: not measured (no damage masks for these photos)"
+    )
+    suptitle = (
+        "Attention over the photo's patches: the test reviews that used their photo most "
+        f"(highest gate) first, the 4 that used it least last\n{pointing}"
+    )
+    viz.attention_grid(images, weights, titles, suptitle=suptitle).savefig(report / "attention.png", dpi=120)
+
+
+def _summary(metrics: dict, modes: list[str]) -> str:
+    lines = ["", "model        accuracy  precision  recall  f1"]
+    for mode in modes:
+        m = metrics[mode]
+        lines.append(
+            f"{mode:<12} {m['accuracy']:8.3f} {m['precision']:10.3f} {m['recall']:7.3f} {m['f1']:6.3f}"
+        )
+    lift = metrics.get("fusion", {}).get("attention_lift")
+    if lift is not None:
+        lines.append(f"fusion attention lift on the damage: {lift:.2f} (1 = no preference)")
+    lines.append(f"\n{metrics['run']['seconds']:.0f} s")
+    return "\n".join(lines)
