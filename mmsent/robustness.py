@@ -27,11 +27,12 @@ import torch
 from PIL import Image, ImageFilter
 
 from mmsent.cache import encoder_key
+from mmsent.config import TrainConfig
 from mmsent.data import ReviewDataset, open_rgb
-from mmsent.features import image_features
+from mmsent.features import ImageFeatures, image_features
 from mmsent.models import MultimodalSentimentModel
 from mmsent.text_cache import encode_frozen_text, frozen_layer_count
-from mmsent.train import ImageFeatures, TrainConfig, classification_metrics, predict
+from mmsent.train import classification_metrics, predict
 
 REMOVED_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 BLUR_RADII = (2.0, 4.0, 8.0)

@@ -36,12 +36,13 @@ LAYERS: list[list[str]] = [
     ["models.fusion", "models.attention", "models.sentiment", "models", "audio.fusion"],
     ["heldout", "distributed"],
     ["train.metrics", "train.steps", "train.evaluation", "train.checkpoints", "train.loop", "train"],
-    ["viz", "attention_check", "clip_pretrain",
+    ["viz", "attention_check", "robustness", "clip_pretrain",
      "generation", "generation.unet", "generation.flow", "generation.pixels", "generation.prompts",
      "generation.grading", "generation.pretrain"],
     ["pipeline"],
     # the command line and the demo
-    ["demo", "kit_cli", "import_cli", "demo_cli", "audio.cli", "generation.commands", "cli", "__main__"],
+    ["demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli", "generation.commands", "cli",
+     "__main__"],
 ]
 # Type hints that name a class from above (never imported at run time): module -> what it names.
 TYPE_ONLY = {"cache": {"encoders"}, "text_cache": {"models"}, "model_card": {"hub"}}

@@ -8,8 +8,8 @@ import torch
 from conftest import write_tiny_csv
 
 from mmsent import cli
+from mmsent.features import ImageFeatures
 from mmsent.robustness import BLUR, JPEG, REMOVED, _remove, fallback_gap
-from mmsent.train import ImageFeatures
 
 
 @pytest.fixture(scope="module")
