@@ -139,10 +139,10 @@ def _add_train_parser(commands) -> None:
     train.add_argument(
         "--attention-loss-weight",
         type=validate.non_negative_float,
-        default=0.0,
+        default=None,
         help="weight of the extra loss that teaches the fusion model's attention to look at the damage "
         "in the training photos (masks from the bundled data's generator; never used to predict); 0 = off "
-        "(default 0)",
+        "(default: the recipe's, TrainConfig.attention_loss_weight)",
     )
     train.add_argument(
         "--models",
@@ -290,15 +290,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, report: Path) -> int:
     from mmsent.pipeline import train_and_report
 
-    config = TrainConfig(
-        **{option.name: getattr(args, option.name) for option in flag_fields(TrainConfig)},
-        attention_loss_weight=args.attention_loss_weight,
-    )
+    values = {option.name: getattr(args, option.name) for option in flag_fields(TrainConfig)}
+    if args.attention_loss_weight is not None:  # else the recipe's default
+        values["attention_loss_weight"] = args.attention_loss_weight
+    config = TrainConfig(**values)
     same_names = {"data", "columns", "profile", "models", "train_text_layers", "train_image_encoder",
                   "global_embedding", "allow_outside_paths", "device"}
     options = RunOptions(
         **{name: getattr(args, name) for name in same_names},
-        teach_attention=args.attention_loss_weight > 0,
+        teach_attention=config.attention_loss_weight > 0,
         progress=not args.no_progress,
     )
     train_and_report(config, options, report, photos=_photo_store(args))

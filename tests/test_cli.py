@@ -10,6 +10,7 @@ import pytest
 
 from mmsent import cli
 from mmsent.data.synth import generate_reviews
+from mmsent.train import TrainConfig
 
 REPORT_FILES = {
     "metrics.json", "ablation.png", "attention.png", "confusion.png", "skipped_rows.txt", "skipped_rows.csv",
@@ -106,3 +107,5 @@ def test_train_measures_the_attention_lift_on_the_bundled_kind_of_data(tmp_path,
     lift = json.loads((tmp_path / "r" / "metrics.json").read_text())["fusion"]["attention_lift"]
     assert isinstance(lift, float) and math.isfinite(lift) and lift > 0  # a tiny model need not point
     assert f"attention lift on the damage: {lift:.2f}" in capsys.readouterr().out
+    recipe = json.loads((tmp_path / "r" / "model" / "config.json").read_text())["recipe"]
+    assert recipe["attention_loss_weight"] == TrainConfig().attention_loss_weight > 0  # points by default
