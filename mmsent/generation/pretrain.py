@@ -131,7 +131,7 @@ def _folder_megabytes(folder: Path) -> float:
 
 
 def pretrain_generator(
-    out_dir: str | Path = GENERATOR_DIR, seed: int = TRAIN_SEED, steps: int = 1600, n_photos: int = 10_000,
+    out_dir: str | Path = GENERATOR_DIR, seed: int = TRAIN_SEED, steps: int = 3200, n_photos: int = 10_000,
     batch_size: int = 32, lr: float = 2e-3, guidance_scales: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 5.0),
     per_cell: int = 4, sampling_steps: int = 12, progress: bool = True,
     device: str | torch.device | None = None,
