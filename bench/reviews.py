@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from mmsent.data import load_reviews, split_table
 
 NAIVE_LENGTH = 128
+NAIVE_BATCH = 16  # the original script's batch size
 
 
 def lengthen(frame: pd.DataFrame, tokenizer, tokens: int) -> pd.DataFrame:

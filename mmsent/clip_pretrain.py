@@ -277,14 +277,6 @@ def zero_shot_evaluate(
     return {"accuracy": correct.float().mean().item(), **per_class}
 
 
-def zero_shot_accuracy(
-    model: CLIPModel | Encoders, tokenizer: PreTrainedTokenizerBase | None = None, image_processor=None,
-    **options,
-) -> float:
-    """Overall zero-shot accuracy of `zero_shot_evaluate` (same arguments)."""
-    return zero_shot_evaluate(model, tokenizer, image_processor, **options)["accuracy"]
-
-
 # --- the whole recipe -----------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ class TrainConfig:
     """Everything that decides a training run; saved beside every checkpoint."""
 
     epochs: int = _flag(4, "passes over the training split")
-    batch_size: int = _flag(32, "reviews per step")
+    batch_size: int = _flag(32, "reviews per step (training, encoding photos, predicting)")
     lr: float = _flag(5e-5, "learning rate of the text encoder")  # small steps keep what it knows
     head_lr: float = _flag(1e-3, "learning rate of the new layers: attention, gate, classifier")
     weight_decay: float = 0.01

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from mmsent.cache import FeatureCache, encoder_key, resolve_cache
+from mmsent.config import TrainConfig
 from mmsent.data import ReviewDataset, open_rgb
 from mmsent.encoders import Encoders, clip_image_outputs, text_features
 from mmsent.progress import progress_bar
@@ -167,13 +168,15 @@ class ImageFeatures:
 
 
 def encode_dataset_images(
-    model: torch.nn.Module, dataset: ReviewDataset, batch_size: int = 64, progress: bool = True
+    model: torch.nn.Module, dataset: ReviewDataset, batch_size: int | None = None, progress: bool = True
 ) -> ImageFeatures:
     """Run the (frozen) image encoder of `model` (anything with `.encoders`, e.g. a
     `MultimodalSentimentModel`) once over every photo of `dataset`.
 
-    Rows without a usable photo get zero features and present=False.
+    Rows without a usable photo get zero features and present=False. `batch_size`: photos per forward
+    pass (default: `TrainConfig`'s).
     """
+    batch_size = batch_size or TrainConfig().batch_size
     embeds, patches, present = image_features(model.encoders, dataset.image_paths, batch_size, progress)
     return ImageFeatures(embeds, patches, present)
 

@@ -136,7 +136,7 @@ def run_ablation(
             with distributed.main_first():  # rank 0 fills the feature cache, the others read it
                 show = progress and distributed.is_main()
                 features = {
-                    name: encode_dataset_images(model, dataset, progress=show)
+                    name: encode_dataset_images(model, dataset, config.batch_size, progress=show)
                     for name, dataset in datasets.items()
                 }
         split_features = features if mode != "text_only" and features is not None else {}

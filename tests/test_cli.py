@@ -6,9 +6,12 @@ import argparse
 import json
 import math
 
+import pandas as pd
 import pytest
+from conftest import write_tiny_csv
 
 from mmsent import cli
+from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.data.synth import generate_reviews
 from mmsent.train import TrainConfig
 
@@ -18,15 +21,19 @@ REPORT_FILES = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def trained(tiny_csv, tmp_path, monkeypatch):
-    """A 3-class CSV with one broken photo, trained for one epoch with the tiny profile -> report folder."""
-    monkeypatch.setenv("MMSENT_CACHE_DIR", str(tmp_path / "cache"))
-    csv = tiny_csv(n=30, classes=("good", "meh", "bad"))
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 3-class CSV with one broken photo, trained for one epoch with the tiny profile -> report folder.
+
+    Trained once for the module: the tests only read what the run wrote."""
+    folder = tmp_path_factory.mktemp("cli")
+    csv = write_tiny_csv(folder / "data", n=30, classes=("good", "meh", "bad"))
     (csv.parent / "images" / "r004.png").write_bytes(b"not a png")
-    report = tmp_path / "report"
+    report = folder / "report"
     argv = ["train", "--data", str(csv), "--profile", "tiny", "--epochs", "1", "--batch-size", "4"]
-    assert cli.main([*argv, "--report-dir", str(report), "--no-progress"]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMSENT_CACHE_DIR", str(folder / "cache"))
+        assert cli.main([*argv, "--report-dir", str(report), "--no-progress"]) == 0
     return csv, report
 
 
@@ -37,8 +44,10 @@ def test_train_writes_metrics_plots_problems_and_the_model_folder(trained):
     for model in ("fusion", "text_only", "image_only"):
         scores = {k: v for k, v in metrics[model].items() if k != "attention_lift"}
         assert set(scores) == {"accuracy", "precision", "recall", "f1"}
-        assert all(0.0 <= value <= 1.0 for value in scores.values())
+        right = scores["accuracy"] * metrics["run"]["rows"]["test"]  # a whole number of test reviews
+        assert right == pytest.approx(round(right), abs=1e-9), (model, scores)
     assert metrics["fusion"]["attention_lift"] is None  # these photos have no damage masks
+    assert list(pd.read_csv(report / "history_fusion.csv")["epoch"]) == [1]
     assert metrics["run"]["row_problems"] == 1 and metrics["run"]["profile"] == "tiny"
     assert "not an image" in (report / "skipped_rows.txt").read_text()
     files = {p.name for p in (report / "model").iterdir()}
@@ -54,13 +63,21 @@ def test_predict_and_evaluate_read_the_model_folder(trained, capsys):
     argv = ["predict", "--model", str(report / "model"), "--text", "great", "--image", str(photo)]
     assert cli.main(argv) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["label"] in {"good", "meh", "bad"}
+    assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
     assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
-    assert 0.0 <= answer["gate"] <= 1.0
+    assert answer["gate"] > 0  # a photo that is there is used
+    assert cli.main(argv[:-2]) == 0  # the same review without its photo: the gate shuts it out
+    assert json.loads(capsys.readouterr().out)["gate"] == 0.0
 
-    argv = ["evaluate", "--model", str(report / "model"), "--data", str(csv), "--split", "all"]
+    # evaluate scores the test rows train held out, and finds what train measured on them
+    metrics = json.loads((report / "metrics.json").read_text())
+    argv = ["evaluate", "--model", str(report / "model"), "--data", str(csv)]
     assert cli.main(argv) == 0
-    assert 0.0 <= json.loads(capsys.readouterr().out)["accuracy"] <= 1.0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["rows"] == metrics["run"]["rows"]["test"]
+    assert scored["accuracy"] == round(metrics["fusion"]["accuracy"], 4)
+    assert cli.main([*argv, "--split", "all"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 30  # the broken photo's review is kept text-only
 
 
 def test_bad_table_exits_2_with_a_message_and_no_traceback(tiny_csv, tmp_path, capsys):
@@ -76,6 +93,26 @@ def test_every_flag_of_every_command_is_documented():
     for name, parser in commands.choices.items():
         for action in parser._actions:
             assert action.help and action.help != argparse.SUPPRESS, (name, action.option_strings)
+
+
+def test_train_flags_take_their_defaults_from_the_configs():
+    """One default per setting: the flags of TrainConfig's fields are built from them, the others
+    default to RunOptions'; --help shows each default."""
+    args = cli._parser().parse_args(["train"])
+    commands = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    train = commands.choices["train"]
+    exposed = flag_fields(TrainConfig)
+    assert {o.name for o in exposed} == {"epochs", "batch_size", "lr", "head_lr", "max_length", "seed"}
+    for option in exposed:
+        assert getattr(args, option.name) == getattr(TrainConfig(), option.name)
+        flag = next(a for a in train._actions if a.dest == option.name)
+        assert flag.option_strings == ["--" + option.name.replace("_", "-")]
+        assert option.metadata["help"] in flag.help and "(default " in flag.help
+    run = RunOptions()
+    for name in ("data", "columns", "profile", "train_text_layers", "train_image_encoder", "global_embedding",
+                 "allow_outside_paths", "device"):
+        assert getattr(args, name) == getattr(run, name), name
+    assert tuple(args.models) == tuple(run.models) and args.no_progress == (not run.progress)
 
 
 def test_columns_flag_reads_a_csv_with_other_column_names(tiny_csv, tmp_path, monkeypatch, capsys):

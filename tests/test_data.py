@@ -484,8 +484,8 @@ def test_loader_grouped_by_length(mixed_table, tokenizer):
 # ----------------------------------------------------------------------------- the bundled data
 
 
-@pytest.mark.skipif(not mmsent.paths.REVIEWS_CSV.exists(), reason="data/reviews.csv not generated yet")
 def test_bundled_reviews_load_cleanly():
+    assert mmsent.paths.REVIEWS_CSV.is_file(), "data/reviews.csv is missing: python -m mmsent make-data"
     table = load_reviews()
     assert table.problems.empty, table.report()
     assert table.classes == ["negative", "positive"]

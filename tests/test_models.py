@@ -161,6 +161,18 @@ def test_cross_modal_attention_outputs_and_heat_map():
     assert not torch.allclose(layer(torch.randn(BATCH, 12), patches).attention_weights, out.attention_weights)
 
 
+def test_cross_modal_attention_matches_pytorchs_fused_attention():
+    """The layer computes its weights once and sums with them; PyTorch's fused kernel gives the same."""
+    torch.manual_seed(1)
+    layer = CrossModalAttention(query_dim=12, key_dim=10, dim=8, num_heads=2).eval()
+    text, patches = torch.randn(BATCH, 12), torch.randn(BATCH, 5, 10)
+    q = layer.query(text).view(BATCH, 1, 2, 4).transpose(1, 2)  # [B, heads, 1, head_dim]
+    k = layer.key(patches).view(BATCH, 5, 2, 4).transpose(1, 2)
+    v = layer.value(patches).view(BATCH, 5, 2, 4).transpose(1, 2)
+    fused = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(BATCH, 8)
+    torch.testing.assert_close(layer(text, patches).attended, layer.out(fused), rtol=1e-5, atol=1e-6)
+
+
 def test_cross_modal_attention_switches_a_missing_image_off_completely():
     torch.manual_seed(0)
     layer = CrossModalAttention(query_dim=12, key_dim=10, dim=8, num_heads=2)

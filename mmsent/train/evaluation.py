@@ -41,7 +41,7 @@ class Predictions:
 def predict(
     model: MultimodalSentimentModel,
     dataset: ReviewDataset,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     features: ImageFeatures | None = None,
     config: TrainConfig | None = None,
     progress: bool = False,
@@ -51,6 +51,7 @@ def predict(
 
     `features` / `text_states`: the rows' photos / frozen text layers already encoded."""
     config = config or TrainConfig()
+    batch_size = batch_size or config.batch_size
     device = next(model.parameters()).device
     if features is not None:
         dataset = dataset.without_images()
@@ -110,7 +111,7 @@ def predict_reviews(
 def evaluate(
     model: MultimodalSentimentModel,
     dataset: ReviewDataset,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     features: ImageFeatures | None = None,
     config: TrainConfig | None = None,
     text_states: TextStates | None = None,

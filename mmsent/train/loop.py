@@ -70,9 +70,9 @@ def fit(
 
     if _uses_cache(model, config):
         if train_features is None:
-            train_features = encode_dataset_images(model, train_set, progress=progress)
+            train_features = encode_dataset_images(model, train_set, config.batch_size, progress=progress)
         if val_set is not None and val_features is None:
-            val_features = encode_dataset_images(model, val_set, progress=progress)
+            val_features = encode_dataset_images(model, val_set, config.batch_size, progress=progress)
         train_set = train_set.without_images()
         train_features = on_gpu_if_room(train_features, device)
         val_features = on_gpu_if_room(val_features, device)
