@@ -13,7 +13,6 @@ from conftest import write_tiny_csv
 from mmsent import cli
 from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.data.synth import generate_reviews
-from mmsent.train import TrainConfig
 
 REPORT_FILES = {
     "metrics.json", "ablation.png", "attention.png", "confusion.png", "skipped_rows.txt", "skipped_rows.csv",
