@@ -9,6 +9,7 @@ import torch
 
 from mmsent import train as training
 from mmsent.data import ReviewDataset, load_reviews, split_table
+from mmsent.data import dataset as dataset_module
 from mmsent.encoders import load_encoders
 from mmsent.errors import CheckpointError
 from mmsent.features import encode_dataset_images
@@ -198,3 +199,19 @@ def test_attention_targets_teach_the_attention_where_to_look(datasets, encoders)
     assert mass["with targets"] > 10 / patches and mass["without"] < 2 / patches  # even split: 1 / patches
     no_target = torch.zeros(4, patches)
     assert training.attention_loss(torch.full((4, patches), 1 / patches), no_target) == 0.0
+
+
+def test_a_text_only_model_never_opens_a_photo(datasets, encoders, monkeypatch):
+    """Training and scoring a text-only model read no pixels: each photo would cost a decode per epoch."""
+    _, data = datasets
+    opened = []
+    open_rgb = dataset_module.open_rgb
+    monkeypatch.setattr(dataset_module, "open_rgb", lambda path: opened.append(path) or open_rgb(path))
+    model = MultimodalSentimentModel(encoders, 2, mode="text_only")
+    quiet = {"progress": False, "log": lambda _: None}
+    training.fit(model, data["train"], data["val"], small_config(epochs=1), **quiet)
+    training.predict(model, data["test"])
+    assert opened == []
+    training.predict(MultimodalSentimentModel(encoders, 2, mode="image_only"), data["test"])
+    # the spy does see a model that looks at photos
+    assert len(opened) == data["test"].frame["image_path"].notna().sum()

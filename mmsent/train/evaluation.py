@@ -53,7 +53,7 @@ def predict(
     config = config or TrainConfig()
     batch_size = batch_size or config.batch_size
     device = next(model.parameters()).device
-    if features is not None:
+    if features is not None or not model.uses_image:  # photos cached, or not looked at
         dataset = dataset.without_images()
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, pad_token_id=pad_id(model))
     loader = distributed.shard_loader(loader)  # under torchrun: this process's share of each batch

@@ -78,6 +78,8 @@ def fit(
         val_features = on_gpu_if_room(val_features, device)
     else:
         train_features = val_features = None
+    if not model.uses_image:  # a text-only model: never open the photos it would not look at
+        train_set = train_set.without_images()
     if config.cache_text_layers and frozen_layer_count(model) is not None:  # frozen layers: once a review
         if train_text is None:
             train_text = encode_frozen_text(model, train_set, progress=progress)
