@@ -50,9 +50,13 @@ def write_robustness(model_folder: Path, model, config, frame: pd.DataFrame, out
     print(wide.round(3).to_string())
     if {"fusion", "text_only"} <= set(models):
         every = table[(table["condition"] == REMOVED) & (table["strength"] == 100.0)]
-        print(
-            f"with every photo removed, fusion scores {fallback_gap(table):+.1f} points below text-only "
-            f"({every['photos'].iloc[0]} photos left)"
-        )
+        left = every["photos"].iloc[0]
+        print(f"with every photo removed, {gap_words(fallback_gap(table))} ({left} photos left)")
     print(f"robustness table and plot in {out_dir}/")
     return table
+
+
+def gap_words(gap: float) -> str:
+    """`fallback_gap` in words: 'fusion scores 1.9 points above text-only' for a gap of -1.9."""
+    side = "below" if gap > 0 else "above"
+    return f"fusion scores {abs(gap):.1f} points {side} text-only"

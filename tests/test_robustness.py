@@ -10,6 +10,7 @@ from conftest import write_tiny_csv
 from mmsent import cli
 from mmsent.features import ImageFeatures
 from mmsent.robustness import BLUR, JPEG, REMOVED, _remove, fallback_gap
+from mmsent.robustness_cli import gap_words
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,9 @@ def test_evaluate_robustness_writes_the_table_and_the_plot(report, capsys):
     text_only = table.loc[table["model"] == "text_only", "accuracy"]
     assert text_only.nunique() == 1  # reads no photo: one score in every row
     out = capsys.readouterr().out
-    assert f"fusion scores {fallback_gap(table):+.1f} points below text-only" in out
+    assert gap_words(fallback_gap(table)) in out
+    assert gap_words(-1.9) == "fusion scores 1.9 points above text-only"
+    assert gap_words(0.8) == "fusion scores 0.8 points below text-only"
 
 
 def test_removed_photos_are_nested_and_look_like_no_photo():
