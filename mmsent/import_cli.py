@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mmsent.errors import DataError
+
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Add `import-amazon` to the command line's sub-commands."""
@@ -39,6 +41,12 @@ def cmd_import_amazon(args: argparse.Namespace) -> int:
 
     report = import_amazon(args.reviews, args.out, args.meta, args.three_classes, args.overwrite)
     print(report.text())
+    if report.imported == 0:  # nothing to train on: say so instead of pointing at an empty table
+        raise DataError(
+            f"No line of {args.reviews} became a review ({report.lines} lines: "
+            f"{len(report.malformed)} malformed, {report.dropped_neutral} dropped by the rating rule). Pass an Amazon Reviews 2023 reviews file "
+            "(JSON Lines with 'rating', 'text', 'asin', ...)."
+        )
     print(f"next: python -m mmsent train --data {report.csv_path}")
     return 0
 

@@ -114,3 +114,11 @@ def test_import_then_train_works_unchanged(tmp_path, capsys):
 def test_a_missing_reviews_file_is_an_error_with_exit_2(tmp_path, capsys):
     assert cli.main(["import-amazon", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 2
     assert "No Amazon reviews file" in capsys.readouterr().err
+
+
+def test_a_file_with_no_review_in_it_is_an_error_with_exit_2(tmp_path, capsys):
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("not a review\n{\"also\": \"not one\"}\n", encoding="utf-8")
+    assert cli.main(["import-amazon", str(notes), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "error: No line of" in err and "2 lines: 2 malformed" in err and "Traceback" not in err
