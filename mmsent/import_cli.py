@@ -44,7 +44,8 @@ def cmd_import_amazon(args: argparse.Namespace) -> int:
     if report.imported == 0:  # nothing to train on: say so instead of pointing at an empty table
         raise DataError(
             f"No line of {args.reviews} became a review ({report.lines} lines: "
-            f"{len(report.malformed)} malformed, {report.dropped_neutral} dropped by the rating rule). Pass an Amazon Reviews 2023 reviews file "
+            f"{len(report.malformed)} malformed, {report.dropped_neutral} dropped by the rating rule). "
+            "Pass an Amazon Reviews 2023 reviews file "
             "(JSON Lines with 'rating', 'text', 'asin', ...)."
         )
     print(f"next: python -m mmsent train --data {report.csv_path}")
