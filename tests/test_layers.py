@@ -23,9 +23,9 @@ LAYERS: list[list[str]] = [
     # data: tables, photos, labels, splits, datasets; the synthetic sets and importers that make them
     ["data.csvfile", "data.images", "data.photo_paths", "data.photo_store", "data.labels", "data.problems",
      "data.table", "data.splits", "data.dataset", "data",
-     "data.synth.vocabulary", "data.synth.canvas", "data.synth.products", "data.synth.damage",
-     "data.synth.photos", "data.synth.captions", "data.synth.texts", "data.synth.reviews",
-     "data.synth.ceilings", "data.synth.make", "data.synth", "amazon"],
+     "data.synth.vocabulary", "data.synth.allocation", "data.synth.canvas", "data.synth.products",
+     "data.synth.damage", "data.synth.photos", "data.synth.captions", "data.synth.texts",
+     "data.synth.reviews", "data.synth.ceilings", "data.synth.make", "data.synth", "amazon"],
     ["encoders"],
     # checks and set-up: they read environment and encoders, nothing that trains
     ["validate", "doctor", "course"],

@@ -30,11 +30,11 @@ import numpy as np
 import pandas as pd
 
 from mmsent.audio.voice import CLIP_SECONDS, VOICE_DETAILS, VoicePlan, plan_voice, render_voice
+from mmsent.data.synth.allocation import exact_counts, stratified_splits
 from mmsent.errors import DataError
 
 LABELS: tuple[str, ...] = ("routine", "escalate")  # class 0, class 1
 TEXT_KINDS: tuple[str, ...] = ("clear_escalate", "clear_routine", "ambiguous")
-SPLIT_SHARES: dict[str, float] = {"train": 0.70, "val": 0.15, "test": 0.15}
 COLUMNS: tuple[str, ...] = (
     "call_id", "scenario", "transcript", "text_kind", "voice_state", "voice_detail", "label", "split",
     "shout_spans", "speaker_pitch_hz", "seed", "audio_sha256",
@@ -108,23 +108,14 @@ def label_rule(text_kind: str, voice_state: str) -> str:
     raise ValueError(f"no label for text_kind={text_kind!r} with voice_state={voice_state!r}")
 
 
-def _shares_to_counts(n: int, shares: Sequence[float]) -> list[int]:
-    """Integer counts summing to `n`, in proportion to `shares`; leftovers go to the largest remainders."""
-    exact = np.asarray(shares, dtype=float) * n / sum(shares)
-    counts = exact.astype(int)
-    leftovers = np.argsort(counts - exact, kind="stable")[: n - int(counts.sum())]
-    counts[leftovers] += 1
-    return [int(count) for count in counts]
-
-
 def _hidden_facts(n: int, rng: np.random.Generator) -> pd.DataFrame:
     """text_kind, voice_state, scenario and label of `n` calls in exact scenario counts, shuffled."""
     rows = []
-    for scenario, count in zip(SCENARIOS, _shares_to_counts(n, [s.share for s in SCENARIOS]), strict=True):
+    for scenario, count in zip(SCENARIOS, exact_counts(n, [s.share for s in SCENARIOS]), strict=True):
         if scenario.text == "ambiguous":
             rows += [("ambiguous", scenario.voice, scenario.name)] * count
             continue
-        for label, k in zip(LABELS, _shares_to_counts(count, [1, 1]), strict=True):
+        for label, k in zip(LABELS, exact_counts(count, [1, 1]), strict=True):
             if scenario.voice == "unclear":
                 voice = "unclear"
             else:
@@ -134,17 +125,6 @@ def _hidden_facts(n: int, rng: np.random.Generator) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     frame["label"] = [label_rule(t, v) for t, v in zip(frame.text_kind, frame.voice_state, strict=True)]
     return frame
-
-
-def _splits(frame: pd.DataFrame, rng: np.random.Generator) -> list[str]:
-    """train / val / test in `SPLIT_SHARES` within every (label, scenario) cell: the same ceilings in each."""
-    split = np.full(len(frame), "train", dtype=object)
-    for _, positions in sorted(frame.groupby(["label", "scenario"]).indices.items()):
-        shuffled = rng.permutation(positions)
-        n_val, n_test = (round(len(shuffled) * SPLIT_SHARES[name]) for name in ("val", "test"))
-        split[shuffled[:n_val]] = "val"
-        split[shuffled[n_val:n_val + n_test]] = "test"
-    return split.tolist()
 
 
 def write_transcript(text_kind: str, rng: np.random.Generator) -> str:
@@ -199,7 +179,7 @@ def generate_calls(n: int = 1000, seed: int = 0, with_digests: bool = True) -> p
         raise DataError(f"n={n} is too small to put every scenario in every split; use n >= 100.")
     rng = np.random.default_rng([seed, _TABLE_STREAM])
     frame = _hidden_facts(n, rng)
-    frame["split"] = _splits(frame, rng)
+    frame["split"] = stratified_splits(frame, rng)
     frame["voice_detail"] = [str(rng.choice(VOICE_DETAILS[state])) for state in frame.voice_state]
     frame["transcript"] = [write_transcript(kind, rng) for kind in frame.text_kind]
     showcase = [frame.index[(frame.split == "test") & (frame.scenario == name)][0]

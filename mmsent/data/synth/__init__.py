@@ -33,13 +33,13 @@ Photos are flat-coloured PIL drawings (no fonts, no anti-aliasing), so the PNG f
 byte-identical from run to run.
 """
 
+from mmsent.data.synth.allocation import SPLIT_FRACTIONS
 from mmsent.data.synth.captions import caption_pairs, make_caption
 from mmsent.data.synth.ceilings import sanity_baselines, summary, theoretical_ceilings
 from mmsent.data.synth.make import make_data
 from mmsent.data.synth.photos import draw_photo
 from mmsent.data.synth.reviews import (
     SCENARIOS,
-    SPLIT_FRACTIONS,
     generate_reviews,
     label_rule,
     review_photo,

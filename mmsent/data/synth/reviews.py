@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from mmsent.data.synth.allocation import exact_counts, stratified_splits
 from mmsent.data.synth.photos import draw_photo
 from mmsent.data.synth.texts import SHOWCASE_TEXT, write_text
 from mmsent.data.synth.vocabulary import (
@@ -52,7 +52,6 @@ RATING_PROBS: dict[str, tuple[float, ...]] = {
 }
 VERIFIED_RATE: dict[str, float] = {"positive": 0.90, "negative": 0.80}
 MEAN_HELPFUL_VOTES: dict[str, float] = {"positive": 2.5, "negative": 5.0}  # complaints get read more
-SPLIT_FRACTIONS: dict[str, float] = {"train": 0.70, "val": 0.15, "test": 0.15}
 
 
 def label_rule(text_kind: str, photo_state: str) -> str:
@@ -73,23 +72,14 @@ def label_rule(text_kind: str, photo_state: str) -> str:
     raise ValueError(f"no label for text_kind={text_kind!r} with photo_state={photo_state!r}")
 
 
-def _exact_counts(n: int, shares: Sequence[float]) -> list[int]:
-    """Split `n` into integer counts proportional to `shares` (largest remainders get the leftovers)."""
-    raw = np.asarray(shares, dtype=float) / sum(shares) * n
-    counts = np.floor(raw).astype(int)
-    for i in np.argsort(-(raw - counts), kind="stable")[: n - counts.sum()]:
-        counts[i] += 1
-    return counts.tolist()
-
-
 def _latent_rows(n: int, rng: np.random.Generator) -> pd.DataFrame:
     """Exact scenario counts (clear ones half positive, half negative), shuffled; labels by `label_rule`."""
     rows = []
-    for scenario, count in zip(SCENARIOS, _exact_counts(n, [s.share for s in SCENARIOS]), strict=True):
+    for scenario, count in zip(SCENARIOS, exact_counts(n, [s.share for s in SCENARIOS]), strict=True):
         if scenario.text == "ambiguous":
             rows += [("ambiguous", scenario.photo, scenario.name)] * count
             continue
-        for sentiment, k in zip(("positive", "negative"), _exact_counts(count, [1, 1]), strict=True):
+        for sentiment, k in zip(("positive", "negative"), exact_counts(count, [1, 1]), strict=True):
             shows_good_product = (sentiment == "positive") != (scenario.photo == "contradicting")
             state = "intact" if shows_good_product else "damaged"
             if scenario.photo == "generic":
@@ -99,17 +89,6 @@ def _latent_rows(n: int, rng: np.random.Generator) -> pd.DataFrame:
     frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)
     frame["label"] = [label_rule(t, s) for t, s in zip(frame.text_kind, frame.photo_state, strict=True)]
     return frame
-
-
-def _assign_splits(frame: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
-    """70/15/15 train/val/test, stratified by (label, scenario): every cell keeps its share in each split."""
-    split = pd.Series("train", index=frame.index, dtype=object)
-    for _, group in frame.groupby(["label", "scenario"], sort=True):
-        order = group.index.to_numpy()[rng.permutation(len(group))]
-        n_val, n_test = (round(len(group) * SPLIT_FRACTIONS[s]) for s in ("val", "test"))
-        split[order[:n_val]] = "val"
-        split[order[n_val:n_val + n_test]] = "test"
-    return split
 
 
 def _showcase_rows(frame: pd.DataFrame) -> list[int]:
@@ -139,7 +118,7 @@ def _review_table(n: int, seed: int) -> pd.DataFrame:
     frame = _latent_rows(n, rng)
     frame["photo_detail"] = [pick(rng, DETAILS[state]) for state in frame.photo_state]
     frame["product"] = [pick(rng, PRODUCTS) for _ in range(n)]
-    frame["split"] = _assign_splits(frame, rng)
+    frame["split"] = stratified_splits(frame, rng)
     showcase = _showcase_rows(frame)
     frame.loc[showcase, "product"] = "phone"
     frame.loc[showcase[0], "photo_detail"] = "burn"
