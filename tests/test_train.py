@@ -192,7 +192,9 @@ def test_attention_targets_teach_the_attention_where_to_look(datasets, encoders)
     for name, given in [("with targets", targets), ("without", None)]:
         torch.manual_seed(0)
         model = MultimodalSentimentModel(encoders, 2, train_text_layers=0)
-        config = small_config(epochs=4, head_lr=3e-2, attention_loss_weight=5.0)
+        # 8 epochs: with 4, the mass learned on the first patch varies from 5x to 33x the even split
+        # across torch / transformers versions (their tiny random encoders differ); with 8 it is ~63x in each
+        config = small_config(epochs=8, head_lr=3e-2, attention_loss_weight=5.0)
         quiet = {"progress": False, "log": lambda _: None}
         training.fit(model, data["train"], None, config, attention_targets=given, **quiet)
         mass[name] = training.predict(model, data["test"]).attention[:, 0].mean()
