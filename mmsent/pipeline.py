@@ -7,7 +7,9 @@ Three layers, each usable on its own:
     metrics = train_and_report(config, RunOptions(), report_dir)     # `python -m mmsent train`
 
 `run_ablation` encodes the photos once for every model that looks at them (the image encoder is
-frozen by default), fits each model in `MODES` order from the same seed, predicts the test split and
+frozen by default) and the frozen bottom text layers once for every model that reads the texts
+(`mmsent.text_cache`; fusion and text-only share them, for training, validation and the test
+predictions), fits each model in `MODES` order from the same seed, predicts the test split and
 measures the fusion model's attention lift on the damage (`mmsent.attention_check`). Notebook 06
 calls it for its baselines, the command line for everything, `bench/` for its models.
 `train_and_report` adds what a run from a CSV needs around it: loading and checking the table, the
@@ -39,6 +41,7 @@ from mmsent.heldout import save_split_record
 from mmsent.models import MultimodalSentimentModel
 from mmsent.paths import REVIEWS_CSV
 from mmsent.runtime import pick_device, seed_everything
+from mmsent.text_cache import TextStates, encode_frozen_text, frozen_layer_count, text_encoder_key
 from mmsent.train import Predictions, TrainConfig, classification_metrics, confusion, fit, predict
 
 log = logging.getLogger("mmsent")
@@ -119,6 +122,7 @@ def run_ablation(
     trained = dict(trained or {})
     train_set, test_set = datasets["train"], datasets["test"]
     features = dict(features) if features is not None else None
+    texts: dict[str, dict[str, TextStates]] = {}  # frozen text states per split, by frozen text encoder
     result = Ablation()
     for mode in modes:
         say(f"\n== {mode} ==")
@@ -140,6 +144,7 @@ def run_ablation(
                     for name, dataset in datasets.items()
                 }
         split_features = features if mode != "text_only" and features is not None else {}
+        split_text = _frozen_text(model, datasets, config, texts, progress and distributed.is_main())
         if mode not in trained:
             targets = None  # where the attention should look in each training photo (bundled data only)
             if mode == "fusion" and teach_attention:
@@ -152,12 +157,15 @@ def run_ablation(
                 label_encoder=label_encoder,
                 train_features=split_features.get("train"),
                 val_features=split_features.get("val"),
+                train_text=split_text.get("train"),
+                val_text=split_text.get("val"),
                 attention_targets=targets,
                 progress=progress,
             )
             validate.check_history(history, mode)
             result.histories[mode] = history
-        predictions = predict(model, test_set, features=split_features.get("test"), config=config)
+        test_inputs = {"features": split_features.get("test"), "text_states": split_text.get("test")}
+        predictions = predict(model, test_set, config=config, **test_inputs)
         result.models[mode], result.predictions[mode] = model, predictions
         result.metrics[mode] = classification_metrics(predictions.targets, predictions.labels)
         say(f"test {mode}: " + "  ".join(f"{k} {v:.3f}" for k, v in result.metrics[mode].items()))
@@ -165,6 +173,27 @@ def run_ablation(
             lift, measured = damage_lift(test_set.frame, predictions.attention, test_set.image_paths)
             result.attention_lift = round(lift, 3) if measured else None
     return result
+
+
+def _frozen_text(
+    model: MultimodalSentimentModel,
+    datasets: Mapping[str, ReviewDataset],
+    config: TrainConfig,
+    known: dict[str, dict[str, TextStates]],
+    progress: bool,
+) -> dict[str, TextStates]:
+    """The frozen text layers' states of every split (`mmsent.text_cache`), or {} when `model` has none
+    (or `config.cache_text_layers` is off). Encoded once per frozen text encoder, kept in `known`:
+    fusion and text-only freeze the same bottom layers of the same encoder, so they share them."""
+    frozen = frozen_layer_count(model)
+    if not config.cache_text_layers or frozen is None:
+        return {}
+    key = text_encoder_key(model.text_model, frozen, "layers")
+    if key not in known:  # each split alone, as `fit` would: the same batches, the same states
+        known[key] = {
+            name: encode_frozen_text(model, data, progress=progress) for name, data in datasets.items()
+        }
+    return known[key]
 
 
 def attention_picks(

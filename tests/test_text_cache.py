@@ -103,6 +103,29 @@ def test_fit_with_cached_text_layers_trains_like_the_whole_encoder(encoders, tin
     torch.testing.assert_close(weights[1], weights[0], rtol=1e-4, atol=1e-6)
 
 
+def test_the_ablation_runs_the_frozen_layers_once_for_every_model_that_reads_text(
+    encoders, tiny_csv, bottom_runs, monkeypatch
+):
+    from mmsent.data import load_reviews, split_table
+    from mmsent.pipeline import run_ablation
+
+    monkeypatch.setenv("MMSENT_CACHE_DIR", "off")  # nothing read back from disk: every review encoded counts
+    table = load_reviews(tiny_csv(n=24))
+    sets = {
+        name: ReviewDataset(frame, encoders.tokenizer, encoders.image_processor)
+        for name, frame in split_table(table, seed=0).items()
+    }
+    config = train.TrainConfig(epochs=1, batch_size=4)
+    ablation = run_ablation(encoders, sets, table.label_encoder, config, ("fusion", "text_only"),
+                            train_text_layers=1, progress=False, say=lambda _: None)
+    # Fusion and text-only share the states of every split (test included), each review's once.
+    assert sum(bottom_runs) == sum(len({tuple(ids) for ids in data.input_ids}) for data in sets.values())
+    for mode, model in ablation.models.items():  # test predictions from the states: the whole encoder's
+        whole = train.predict(model, sets["test"], config=config)
+        torch.testing.assert_close(ablation.predictions[mode].probabilities, whole.probabilities, atol=1e-5,
+                                   rtol=1e-5)
+
+
 def test_the_disk_cache_serves_the_second_run_and_misses_for_other_layers(
     tmp_path, encoders, dataset, bottom_runs
 ):
