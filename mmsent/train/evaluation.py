@@ -55,7 +55,9 @@ def predict(
     device = next(model.parameters()).device
     if features is not None or not model.uses_image:  # photos cached, or not looked at
         dataset = dataset.without_images()
-    loader = make_loader(dataset, batch_size=batch_size, shuffle=False, pad_token_id=pad_id(model))
+    loader = make_loader(
+        dataset, batch_size, shuffle=False, pad_token_id=pad_id(model), group_by_length=config.group_by_length
+    )
     loader = distributed.shard_loader(loader)  # under torchrun: this process's share of each batch
     dtype = autocast_dtype(device, config.mixed_precision)
     model.eval()
