@@ -91,6 +91,7 @@ def fit(
 
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     optimizer = make_optimizer(model, config)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # what clipping looks at, listed once
     scheduler = warmup_then_decay(optimizer, steps_per_epoch * config.epochs, config.warmup_fraction)
     dtype = autocast_dtype(device, config.mixed_precision)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
@@ -136,7 +137,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(objective).backward()
             scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
