@@ -80,7 +80,9 @@ CONFIG_FLAG_TYPES = {
 
 
 def _shown(value) -> str:
-    """A default as --help shows it: 4, 5e-5, 0.001."""
+    """A default as --help shows it: 4, 5e-5, 0.001, on."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return f"{value:g}".replace("e-0", "e-") if isinstance(value, float) else str(value)
 
 
@@ -111,9 +113,13 @@ def _add_train_parser(commands) -> None:
     )
     for option in flag_fields(TrainConfig):
         default = option.default
+        # A switch is --name / --no-name; any other setting takes a value of its type.
+        kind = {"action": argparse.BooleanOptionalAction} if isinstance(default, bool) else {
+            "type": CONFIG_FLAG_TYPES[option.name]
+        }
         train.add_argument(
             "--" + option.name.replace("_", "-"),
-            type=CONFIG_FLAG_TYPES[option.name],
+            **kind,
             default=default,
             help=f"{option.metadata['help']} (default {_shown(default)})",
         )

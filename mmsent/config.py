@@ -37,7 +37,11 @@ class TrainConfig:
     max_length: int = _flag(128, "longest review in tokens")
     seed: int = _flag(0, "seed for splits, initialisation and shuffling")
     cache_image_features: bool = True  # only used when the image encoder is frozen
-    cache_text_layers: bool = True  # run the frozen bottom text layers once per review (text_cache)
+    cache_text_layers: bool = _flag(
+        True,
+        "run the frozen bottom text layers once per review instead of at every step (mmsent.text_cache); "
+        "--no-cache-text-layers: at every step, slower, the same logits within float rounding",
+    )
     group_by_length: bool = True  # batches of similar length waste less padding
     mixed_precision: str = "auto"  # see mmsent.runtime.autocast_dtype: "auto", "bf16", "fp16", "no"
     num_workers: int = 0

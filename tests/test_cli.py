@@ -101,17 +101,32 @@ def test_train_flags_take_their_defaults_from_the_configs():
     commands = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
     train = commands.choices["train"]
     exposed = flag_fields(TrainConfig)
-    assert {o.name for o in exposed} == {"epochs", "batch_size", "lr", "head_lr", "max_length", "seed"}
+    assert {o.name for o in exposed} == {
+        "epochs", "batch_size", "lr", "head_lr", "max_length", "seed", "cache_text_layers"
+    }
     for option in exposed:
         assert getattr(args, option.name) == getattr(TrainConfig(), option.name)
         flag = next(a for a in train._actions if a.dest == option.name)
-        assert flag.option_strings == ["--" + option.name.replace("_", "-")]
+        name = "--" + option.name.replace("_", "-")
+        switch = isinstance(option.default, bool)  # --name / --no-name
+        assert flag.option_strings == ([name, "--no-" + name[2:]] if switch else [name])
         assert option.metadata["help"] in flag.help and "(default " in flag.help
     run = RunOptions()
     for name in ("data", "columns", "profile", "train_text_layers", "train_image_encoder", "global_embedding",
                  "allow_outside_paths", "device"):
         assert getattr(args, name) == getattr(run, name), name
     assert tuple(args.models) == tuple(run.models) and args.no_progress == (not run.progress)
+
+
+def test_no_cache_text_layers_reaches_the_training_config(monkeypatch, tmp_path):
+    """--no-cache-text-layers (a switch generated from TrainConfig.cache_text_layers) trains with the whole
+    text encoder at every step; without it the frozen layers' states are cached."""
+    monkeypatch.setenv("MMSENT_CACHE_DIR", str(tmp_path / "cache"))
+    seen: list[TrainConfig] = []
+    monkeypatch.setattr("mmsent.pipeline.train_and_report", lambda config, *_, **__: seen.append(config))
+    for extra, cached in (([], True), (["--no-cache-text-layers"], False), (["--cache-text-layers"], True)):
+        assert cli.main(["train", "--report-dir", str(tmp_path / f"r{len(seen)}"), *extra]) == 0
+        assert seen[-1].cache_text_layers is cached, extra
 
 
 def test_columns_flag_reads_a_csv_with_other_column_names(tiny_csv, tmp_path, monkeypatch, capsys):
