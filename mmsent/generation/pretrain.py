@@ -131,9 +131,10 @@ def _folder_megabytes(folder: Path) -> float:
 
 
 def pretrain_generator(
-    out_dir: str | Path = GENERATOR_DIR, seed: int = TRAIN_SEED, steps: int = 3200, n_photos: int = 10_000,
-    batch_size: int = 32, lr: float = 2e-3, guidance_scales: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 5.0),
-    per_cell: int = 4, sampling_steps: int = 12, progress: bool = True,
+    out_dir: str | Path = GENERATOR_DIR, seed: int = TRAIN_SEED, steps: int = 3600, n_photos: int = 20_000,
+    batch_size: int = 32, lr: float = 2e-3, ema_decay: float = 0.998,
+    guidance_scales: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0), per_cell: int = 16,
+    sampling_steps: int = 12, progress: bool = True,
     device: str | torch.device | None = None,
 ) -> dict:
     """Train the text-to-image model from scratch, save it into ``out_dir`` and grade it with the CLIP.
@@ -150,7 +151,7 @@ def pretrain_generator(
     photos, embeddings, _ = training_pairs(n_photos, seed, size)
     model = TextToImageUNet(UNetConfig()).to(device)
     ema, losses = train_generator(model, photos, embeddings, steps=steps, batch_size=batch_size, lr=lr,
-                                  seed=seed, progress=progress)
+                                  seed=seed, ema_decay=ema_decay, progress=progress)
     train_cpu, train_wall = time.process_time() - cpu, time.perf_counter() - wall
     save_generator(ema, out_dir)
     clip, tokenizer = load_course_clip()
@@ -166,6 +167,7 @@ def pretrain_generator(
         "loss_per_100_steps": [round(sum(losses[i:i + 100]) / len(losses[i:i + 100]), 4)
                                for i in range(0, len(losses), 100)],
         "train_seed": seed, "n_photos": n_photos, "steps": steps, "batch_size": batch_size, "lr": lr,
+        "ema_decay": ema_decay,
         "parameters": sum(p.numel() for p in ema.parameters()),
         "train_cpu_seconds": round(train_cpu, 1), "train_wall_seconds": round(train_wall, 1),
         "device": str(device), "torch_threads": torch.get_num_threads(),

@@ -28,7 +28,7 @@ class UNetConfig:
     """Sizes of `TextToImageUNet` (the defaults are the committed model's)."""
 
     image_size: int = 32
-    channels: tuple[int, ...] = (16, 32, 64)  # width at 32x32, 16x16, 8x8
+    channels: tuple[int, ...] = (32, 64, 128)  # width at 32x32, 16x16, 8x8
     text_dim: int = 128  # the course CLIP's projection_dim
     embed_dim: int = 128  # width of the time + caption embedding
     attention_heads: int = 4
