@@ -23,6 +23,7 @@ Public API:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -32,12 +33,14 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from mmsent.cache import FORMAT_VERSION, FeatureCache, file_digest, resolve_cache
 from mmsent.data import open_rgb
 from mmsent.data.synth import PRODUCTS, review_photo
 from mmsent.viz import attention_map
 
 TWIN_DETAILS: tuple[str, ...] = ("crack", "burn", "dent")  # damage drawn over an unchanged scene
 PIXEL_THRESHOLD = 30  # summed |RGB difference| above which a pixel counts as damaged
+TARGET = "attention_target"  # the name of the tensor in a cache entry
 
 
 def damage_mask(intact: Image.Image, damaged: Image.Image) -> np.ndarray:
@@ -100,7 +103,11 @@ def damage_lift(
 
 
 def damage_targets(
-    frame: pd.DataFrame, image_paths: Sequence[str | None], num_patches: int, seed: int = 0
+    frame: pd.DataFrame,
+    image_paths: Sequence[str | None],
+    num_patches: int,
+    seed: int = 0,
+    cache: FeatureCache | bool = True,
 ) -> torch.Tensor:
     """Per-patch attention targets from the damage masks of a *training* split: [rows, patches].
 
@@ -108,18 +115,33 @@ def damage_targets(
     is the image encoder's: `num_patches` a square, read row by row); all zeros where the row has
     no known mask (intact, generic or torn-box photos, reviews that are not the bundled set's).
     Targets are training data only: a model never sees a mask when it predicts.
+    Finding a mask draws the photo twice; `cache` (as for `mmsent.features.image_features`) keeps
+    each row's target in the disk cache, keyed by the photo's bytes and the row's generator columns.
     """
     side = math.isqrt(num_patches)
     targets = torch.zeros(len(frame), num_patches)
     if "photo_detail" not in frame.columns:
         return targets
+    store = resolve_cache(cache)
+    folder = f"damage-targets-{num_patches}-seed{seed}-v{FORMAT_VERSION}"
     for position, (_, row) in enumerate(frame.iterrows()):
         path = image_paths[position]
         if row.get("photo_detail") not in TWIN_DETAILS or path is None:
             continue
-        mask = review_damage_mask(row, open_rgb(path), seed)
-        if mask is None or not mask.any():
+        entry = store.digest_entry(folder, _row_digest(row, path)) if store is not None else None
+        if entry is not None and (hit := store.load(entry, {TARGET: (num_patches,)})) is not None:
+            targets[position] = hit[TARGET]
             continue
-        covered = np.asarray(Image.fromarray(mask.astype(np.float32)).resize((side, side), Image.BOX))
-        targets[position] = torch.from_numpy(covered.flatten() / covered.sum())
+        mask = review_damage_mask(row, open_rgb(path), seed)
+        if mask is not None and mask.any():
+            covered = np.asarray(Image.fromarray(mask.astype(np.float32)).resize((side, side), Image.BOX))
+            targets[position] = torch.from_numpy(covered.flatten() / covered.sum())
+        if entry is not None:
+            store.save(entry, {TARGET: targets[position]})  # zeros too: "no mask" is an answer as well
     return targets
+
+
+def _row_digest(row: pd.Series, path: str) -> str:
+    """SHA-256 of what a row's target depends on: the photo's bytes and the generator's columns."""
+    columns = [str(row.get(name)) for name in ("review_id", "product", "photo_state", "photo_detail")]
+    return hashlib.sha256("|".join([file_digest(path), *columns]).encode()).hexdigest()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from mmsent.attention_check import attention_lift, damage_lift, review_damage_mask
+from mmsent.attention_check import attention_lift, damage_lift, damage_targets, review_damage_mask
+from mmsent.cache import FeatureCache
 from mmsent.data.synth import generate_reviews, review_photo
 
 
@@ -52,3 +54,21 @@ def test_damage_lift_averages_ambiguous_damaged_reviews_and_skips_foreign_data(r
         pytest.approx(np.nan, nan_ok=True),
         0,
     )
+
+
+def test_damage_targets_are_kept_in_the_disk_cache_and_a_changed_photo_misses(reviews, tmp_path):
+    rows = reviews[reviews.photo_detail.isin(["crack", "dent"])].head(3)
+    paths = []
+    for _, row in rows.iterrows():
+        path = tmp_path / f"{row.review_id}.png"
+        review_photo(row).save(path)
+        paths.append(str(path))
+    store = FeatureCache(tmp_path / "cache")
+    drawn = damage_targets(rows, paths, 64, cache=False)
+    assert (drawn.sum(dim=1) - 1).abs().max() < 1e-5  # every row has a mask: rows sum to 1
+    assert torch.equal(damage_targets(rows, paths, 64, cache=store), drawn) and store.writes == 3
+    assert torch.equal(damage_targets(rows, paths, 64, cache=store), drawn) and store.hits == 3
+    # Another photo under the first one's name: its bytes differ, so its cached target is not used.
+    review_photo(rows.iloc[0], seed=1).save(paths[0])
+    again = damage_targets(rows, paths, 64, cache=store)
+    assert store.hits == 5 and not again[0].any() and torch.equal(again[1:], drawn[1:])

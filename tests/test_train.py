@@ -51,6 +51,25 @@ def test_classification_metrics_known_values():
     assert metrics["f1"] == pytest.approx((f1_0 + f1_1) / 2)
 
 
+def test_classification_metrics_and_confusion_equal_scikit_learns():
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    generator = np.random.default_rng(0)
+    cases = [([0, 0, 1, 1], [0, 1, 1, 1]), ([2, 2, 2], [0, 0, 0]), ([1], [1])]  # a class never predicted
+    cases += [tuple(generator.integers(0, 4, size=(2, 50))) for _ in range(20)]
+    for labels, predictions in cases:
+        metrics = training.classification_metrics(labels, predictions)
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            labels, predictions, average="macro", zero_division=0
+        )
+        expected = {"accuracy": accuracy_score(labels, predictions), "precision": precision, "recall": recall}
+        assert metrics == pytest.approx({**expected, "f1": f1}, abs=1e-12)
+        expected_counts = confusion_matrix(labels, predictions, labels=range(4))
+        assert np.array_equal(training.confusion_counts(labels, predictions, 4), expected_counts)
+    with pytest.raises(ValueError, match="at least one"):
+        training.classification_metrics([], [])
+
+
 def test_fit_returns_history_and_learns(datasets, encoders):
     _, data = datasets
     model = MultimodalSentimentModel(encoders, 2)

@@ -12,7 +12,7 @@ training resumes from them.
 `TrainConfig` lives in `mmsent.config` (cheap to import). One job per module, each importing only
 those before it:
 
-    metrics      classification_metrics
+    metrics      classification_metrics, confusion_counts
     steps        model_inputs, make_optimizer, warmup_then_decay, attention_loss
     evaluation   Predictions, predict, predict_reviews, evaluate, confusion
     checkpoints  save_checkpoint, load_checkpoint, the resume state
@@ -23,7 +23,7 @@ from mmsent.config import TrainConfig
 from mmsent.train.checkpoints import load_checkpoint, save_checkpoint
 from mmsent.train.evaluation import Predictions, confusion, evaluate, predict, predict_reviews
 from mmsent.train.loop import fit
-from mmsent.train.metrics import classification_metrics
+from mmsent.train.metrics import classification_metrics, confusion_counts
 from mmsent.train.steps import attention_loss, make_optimizer, warmup_then_decay
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "attention_loss",
     "classification_metrics",
     "confusion",
+    "confusion_counts",
     "evaluate",
     "fit",
     "load_checkpoint",

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import confusion_matrix
 
 from mmsent import distributed
 from mmsent.config import TrainConfig
@@ -20,7 +19,7 @@ from mmsent.models import MultimodalSentimentModel
 from mmsent.progress import progress_bar
 from mmsent.runtime import autocast_dtype
 from mmsent.text_cache import TextStates
-from mmsent.train.metrics import classification_metrics
+from mmsent.train.metrics import classification_metrics, confusion_counts
 from mmsent.train.steps import model_inputs, pad_id
 
 
@@ -125,4 +124,4 @@ def evaluate(
 
 def confusion(predictions: Predictions, num_classes: int) -> np.ndarray:
     """Confusion matrix [true class, predicted class] of counts."""
-    return confusion_matrix(predictions.targets, predictions.labels, labels=list(range(num_classes)))
+    return confusion_counts(predictions.targets, predictions.labels, num_classes)

@@ -140,12 +140,14 @@ class Canvas:
             dx, dy = displacement(x, y)
             return (min(max(x - dx, 0.0), inside) * self.size, min(max(y - dy, 0.0), inside) * self.size)
 
+        # Each grid point is a corner of up to four quads: compute each once (the same numbers either way).
+        corner = [[source(i / cells, j / cells) for j in range(cells + 1)] for i in range(cells + 1)]
+        edge = [round(i / cells * self.size) for i in range(cells + 1)]  # grid lines, in pixels
         mesh = []
         for i in range(cells):
             for j in range(cells):
-                x0, y0, x1, y1 = i / cells, j / cells, (i + 1) / cells, (j + 1) / cells
-                quad = (*source(x0, y0), *source(x0, y1), *source(x1, y1), *source(x1, y0))
-                mesh.append((tuple(round(v * self.size) for v in (x0, y0, x1, y1)), quad))
+                quad = (*corner[i][j], *corner[i][j + 1], *corner[i + 1][j + 1], *corner[i + 1][j])
+                mesh.append(((edge[i], edge[j], edge[i + 1], edge[j + 1]), quad))
         self.image = self.image.transform(self.image.size, Image.Transform.MESH, mesh,
                                           Image.Resampling.NEAREST)
         self.draw = ImageDraw.Draw(self.image)
