@@ -16,7 +16,7 @@ fast    mmsent's trainer with the whole text encoder run at every step (`cache_t
         memory. No DataLoader workers: with cached image features an item is a list lookup.
 frozen  mmsent's trainer as a user gets it: as `fast`, plus the frozen bottom text layers run once
         per review (`mmsent.text_cache.encode_frozen_text`, timed with the photos as encoding),
-        so each step runs only the trainable top layers (`--train-text-layers`, default 2).
+        so each step runs only the trainable top layers (`--train-text-layers`, default as the CLI: 1).
 
 All ways use batch 16 by default, so they take the same number of optimiser steps: at equal
 epochs a bigger batch takes fewer steps and, on a short run, learns less (`--batch-size 32`,
@@ -69,6 +69,7 @@ from bench.summary import summarise  # noqa: E402
 from mmsent import train as training  # noqa: E402
 from mmsent.choices import PROFILES  # noqa: E402
 from mmsent.compat import set_attention_implementation  # noqa: E402
+from mmsent.config import DEFAULT_TEXT_LAYERS  # noqa: E402
 from mmsent.data import ReviewDataset  # noqa: E402
 from mmsent.encoders import load_encoders  # noqa: E402
 from mmsent.features import encode_dataset_images  # noqa: E402
@@ -102,7 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-size", type=int, default=NAIVE_BATCH, help="fast way's batch (default 16, as the naive way)"
     )
-    parser.add_argument("--train-text-layers", type=int, default=2, help="-1 = all (default 2, as the CLI)")
+    parser.add_argument(
+        "--train-text-layers",
+        type=int,
+        default=DEFAULT_TEXT_LAYERS,
+        help=f"-1 = all (default {DEFAULT_TEXT_LAYERS}, as the CLI)",
+    )
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps before each way")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
     parser.add_argument(

@@ -32,7 +32,7 @@ import pandas as pd
 from mmsent import distributed, validate, viz
 from mmsent.attention_check import damage_lift, damage_targets
 from mmsent.choices import MODES
-from mmsent.config import RunOptions
+from mmsent.config import DEFAULT_TEXT_LAYERS, RunOptions
 from mmsent.data import LabelVocab, ReviewDataset, load_reviews, split_table
 from mmsent.data.photo_store import PhotoStore
 from mmsent.encoders import Encoders, load_encoders, resolve_profile
@@ -53,7 +53,7 @@ def build_model(
     num_classes: int,
     mode: str = "fusion",
     *,
-    train_text_layers: int | None = 2,
+    train_text_layers: int | None = DEFAULT_TEXT_LAYERS,
     freeze_image: bool = True,
     global_embedding: bool = True,
     seed: int = 0,
@@ -94,7 +94,7 @@ def run_ablation(
     config: TrainConfig,
     modes: Sequence[str] = MODES,
     *,
-    train_text_layers: int | None = 2,
+    train_text_layers: int | None = DEFAULT_TEXT_LAYERS,
     freeze_image: bool = True,
     global_embedding: bool = True,
     device=None,

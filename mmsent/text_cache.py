@@ -1,6 +1,6 @@
 """The frozen bottom of the text encoder, run once per text instead of at every step.
 
-With `train_text_layers=k` (the trainer's default: 2 of MiniLM's 6 layers), the embeddings and
+With `train_text_layers=k` (the trainer's default: 1 of MiniLM's 6 layers), the embeddings and
 the bottom `n - k` transformer layers are frozen. They are also kept in eval mode (no dropout, see
 `MultimodalSentimentModel.train`): a frozen part is a fixed feature extractor, like the frozen
 image encoder. So for a given review they always give the same hidden states, and running them
