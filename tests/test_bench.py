@@ -37,3 +37,15 @@ def test_bench_writes_the_three_ways_and_the_speedups(bench, tmp_path, monkeypat
     assert report["fast"]["padding_fraction"] < report["naive"]["padding_fraction"]  # dynamic vs 128
     runs = report["fast"]["val_accuracy_runs"]
     assert report["fast_val_accuracy"] == pytest.approx(sum(runs) / len(runs), abs=1e-4)  # runs are rounded
+
+
+def test_step_cost_times_the_three_parts_and_bounds_the_speedup(monkeypatch):
+    monkeypatch.setenv("MMSENT_CACHE_DIR", "off")  # main() turns the cache off; undone after the test
+    spec = importlib.util.spec_from_file_location("step_cost", BENCH.parent / "step_cost.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(["--profile", "tiny", "--steps", "3", "--warmup-steps", "1", "--rounds", "1"])
+    assert all(result[key] > 0 for key in ("fast_ms", "frozen_ms", "trained_layers_ms"))
+    assert result["speedup_frozen_over_fast"] == pytest.approx(result["fast_ms"] / result["frozen_ms"])
+    saved = result["fast_ms"] - result["frozen_ms"]
+    assert result["cap"] == pytest.approx((saved + result["trained_layers_ms"]) / result["trained_layers_ms"])
