@@ -42,6 +42,7 @@ from mmsent.pipeline import build_model  # noqa: E402
 from mmsent.text_cache import encode_frozen_text, frozen_layer_count, top_text_features  # noqa: E402
 from mmsent.train import make_optimizer  # noqa: E402
 from mmsent.train.steps import model_inputs, pad_id  # noqa: E402
+from mmsent.validate import positive_int, seed  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,14 +58,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"top text layers trained, 1 or more (default {DEFAULT_TEXT_LAYERS}, as the CLI)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=NAIVE_BATCH, help="default 16, as the throughput bench"
+        "--batch-size", type=positive_int, default=NAIVE_BATCH, help="default 16, as the throughput bench"
     )
-    parser.add_argument("--steps", type=int, default=80, help="timed steps per round (default 80)")
-    parser.add_argument("--warmup-steps", type=int, default=5, help="untimed steps before each timing")
+    parser.add_argument("--steps", type=positive_int, default=80, help="timed steps per round (default 80)")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="repeat each timing, keep the fastest (default 2)"
+        "--warmup-steps", type=positive_int, default=5, help="untimed steps before each timing"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rounds", type=positive_int, default=2, help="repeat each timing, keep the fastest (default 2)"
+    )
+    parser.add_argument("--seed", type=seed, default=0)
     args = parser.parse_args(argv)
     args.limit, args.seq_len = None, None  # what `load_splits` reads besides data and seed
     return args

@@ -2,7 +2,7 @@
 
 Written out with numpy (the same numbers as scikit-learn's `accuracy_score`,
 `precision_recall_fscore_support(average="macro", zero_division=0)` and `confusion_matrix`;
-tests/test_metrics.py checks it): the formulas are short, and the trainer then does not pay
+tests/test_train.py checks it): the formulas are short, and the trainer then does not pay
 scikit-learn's import time on every run.
 """
 
@@ -25,10 +25,9 @@ def classification_metrics(labels: Iterable[int], predictions: Iterable[int]) ->
         raise ValueError(
             f"need as many predictions as labels, at least one: got {labels.shape} and {predictions.shape}"
         )
-    classes = np.union1d(labels, predictions)
-    right = np.array([np.sum((labels == c) & (predictions == c)) for c in classes], dtype=np.float64)
-    predicted = np.array([np.sum(predictions == c) for c in classes], dtype=np.float64)
-    actual = np.array([np.sum(labels == c) for c in classes], dtype=np.float64)
+    classes, index = np.unique(np.concatenate([labels, predictions]), return_inverse=True)
+    counts = confusion_counts(index[: len(labels)], index[len(labels) :], len(classes)).astype(np.float64)
+    right, actual, predicted = np.diag(counts), counts.sum(axis=1), counts.sum(axis=0)
     return {
         "accuracy": float(np.mean(labels == predictions)),
         "precision": float(np.mean(_share(right, predicted))),
@@ -40,7 +39,11 @@ def classification_metrics(labels: Iterable[int], predictions: Iterable[int]) ->
 def confusion_counts(labels: Iterable[int], predictions: Iterable[int], num_classes: int) -> np.ndarray:
     """Confusion matrix [true class, predicted class] of counts, classes 0 .. num_classes - 1."""
     labels = np.asarray(list(labels), dtype=np.int64)
-    pairs = labels * num_classes + np.asarray(list(predictions), dtype=np.int64)
+    predictions = np.asarray(list(predictions), dtype=np.int64)
+    both = np.concatenate([labels, predictions])
+    if labels.shape != predictions.shape or ((both < 0) | (both >= num_classes)).any():
+        raise ValueError(f"need as many predictions as labels, each a class from 0 to {num_classes - 1}")
+    pairs = labels * num_classes + predictions
     return np.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
