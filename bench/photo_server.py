@@ -16,6 +16,8 @@ thread, and answers every kind of URL a review export meets:
 | /fake.png                | 200, image/png, a body that is text                                |
 | /error-page.png          | 200, text/html: a web page where the photo should be               |
 | /bomb.png                | 200, image/png, a PNG whose header declares 8,000 x 6,000 pixels   |
+| /to/HOST/PATH            | 302 to http://HOST/PATH (a redirect elsewhere, e.g. a private host)  |
+| /trickle.png             | 200, image/png, one byte every `trickle_s` seconds, forever        |
 
 `requests` counts the GET requests per path, so a test can tell what was downloaded.
 """
@@ -56,8 +58,11 @@ def bomb_png(width: int = 8_000, height: int = 6_000) -> bytes:
 class PhotoServer:
     """The server; use as a context manager or call `close()`. `url(path)` gives a full URL."""
 
-    def __init__(self, slow_s: float = 2.0, huge_bytes: int = 300_000, photo_size: int = 16) -> None:
+    def __init__(
+        self, slow_s: float = 2.0, huge_bytes: int = 300_000, photo_size: int = 16, trickle_s: float = 0.2
+    ) -> None:
         self.slow_s = slow_s
+        self.trickle_s = trickle_s
         self.huge_bytes = huge_bytes
         self.photo = noise_png(photo_size)  # made once: serving costs the server almost nothing
         self.requests: Counter[str] = Counter()
@@ -114,10 +119,11 @@ class PhotoServer:
                     time.sleep(server.slow_s)
                     self._photo()
                 elif path == "/redirect.png":
-                    self.send_response(302)
-                    self.send_header("Location", "/photo/redirected.png")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._redirect("/photo/redirected.png")
+                elif path.startswith("/to/"):
+                    self._redirect("http://" + path.removeprefix("/to/"))
+                elif path == "/trickle.png":
+                    self._trickle()
                 elif path in ("/huge.png", "/huge-unsized.png"):
                     self._send(200, "image/png", b"\x00" * server.huge_bytes, sized=path == "/huge.png")
                 elif path == "/fake.png":
@@ -129,6 +135,23 @@ class PhotoServer:
                     self._send(200, "image/png", bomb_png())
                 else:
                     self._send(404, "text/plain", b"no such path")
+
+            def _redirect(self, location: str) -> None:
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _trickle(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for byte in iter(lambda: server.photo[:1], None):  # until the client hangs up
+                    self.wfile.write(byte)
+                    self.wfile.flush()
+                    time.sleep(server.trickle_s)
 
             def _photo(self) -> None:
                 self._send(200, "image/png", server.photo)

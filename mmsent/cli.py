@@ -57,6 +57,13 @@ PHOTO_DIR_ARG = dict(
     help="folder where photo URLs (http:// and https:// in image_path) are downloaded to, once "
     "(default: the photos/ folder of the feature cache, MMSENT_CACHE_DIR)",
 )
+PHOTO_DEADLINE_ARG = dict(
+    type=validate.positive_float,
+    default=None,
+    metavar="SECONDS",
+    help="most seconds one photo URL may take, every attempt included (default: MMSENT_PHOTO_DEADLINE, "
+    "else 60)",
+)
 OFFLINE_ARG = dict(
     action="store_true",
     help="download no photo URL: use the photos already in the photo folder and report the rows whose "
@@ -168,6 +175,7 @@ def _add_train_parser(commands) -> None:
     )
     train.add_argument("--allow-outside-paths", **OUTSIDE_PATHS_ARG)
     train.add_argument("--photo-dir", **PHOTO_DIR_ARG)
+    train.add_argument("--photo-deadline", **PHOTO_DEADLINE_ARG)
     train.add_argument("--offline", **OFFLINE_ARG)
     train.add_argument("--device", **DEVICE_ARG)
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -202,6 +210,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--allow-outside-paths", **OUTSIDE_PATHS_ARG)
     evaluate.add_argument("--photo-dir", **PHOTO_DIR_ARG)
+    evaluate.add_argument("--photo-deadline", **PHOTO_DEADLINE_ARG)
     evaluate.add_argument("--offline", **OFFLINE_ARG)
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics to this file")
     evaluate.add_argument(
@@ -348,10 +357,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _photo_store(args: argparse.Namespace):
-    """The photo store that --photo-dir, --offline and --no-progress describe."""
+    """The photo store that --photo-dir, --photo-deadline, --offline and --no-progress describe."""
     from mmsent.data.photo_store import PhotoStore
 
-    return PhotoStore(args.photo_dir, offline=args.offline, progress=not getattr(args, "no_progress", False))
+    progress = not getattr(args, "no_progress", False)
+    return PhotoStore(args.photo_dir, offline=args.offline, deadline=args.photo_deadline, progress=progress)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -119,8 +119,8 @@ def _parse(text: str, kind: type, what: str):
 
 
 def check_environment(device_flag: str | None = None) -> None:
-    """Raise `UsageError` for an unusable MMSENT_PROFILE, MMSENT_DEVICE, MMSENT_BUDGET, MMSENT_CACHE_DIR
-    or MMSENT_DATA_DIR.
+    """Raise `UsageError` for an unusable MMSENT_PROFILE, MMSENT_DEVICE, MMSENT_BUDGET, MMSENT_CACHE_DIR,
+    MMSENT_DATA_DIR, MMSENT_ALLOW_PRIVATE_URLS or MMSENT_PHOTO_DEADLINE.
 
     A bad MMSENT_PROFILE is refused even when --profile overrides it: it is a mistake either way.
     The device (`device_flag`, else MMSENT_DEVICE) must exist when CUDA does: cuda:3 on a machine
@@ -157,6 +157,9 @@ def check_environment(device_flag: str | None = None) -> None:
             f"{DATA_DIR_ENV}={value!r} is not a folder; point it at the kit's data folder "
             f"(with reviews.csv and clip-offline/), {unset}."
         )
+    from mmsent.data.url_policy import photo_deadline, private_urls_allowed
+
+    private_urls_allowed(), photo_deadline()  # MMSENT_ALLOW_PRIVATE_URLS, MMSENT_PHOTO_DEADLINE
 
 
 def check_encoder_limits(train_text_layers: int, max_length: int, text_config) -> None:

@@ -37,7 +37,7 @@ FAILURES = {
 WORKING = ("/photo/a.png", "/photo/b.png", "/flaky.png", "/redirect.png")
 TRANSIENT = ("/always-500.png", "/slow.png")  # not remembered: asked again on the next run
 QUICK = dict(
-    connect_timeout=1.0, read_timeout=0.3, total_timeout=5.0, retries=1, backoff=0.01, max_bytes=100_000
+    connect_timeout=1.0, read_timeout=0.3, deadline=5.0, retries=1, backoff=0.01, max_bytes=100_000
 )
 
 
@@ -169,3 +169,84 @@ def test_train_on_url_photos_uses_those_that_downloaded_and_reports_each_failure
     asked = {path for path, n in server.requests.items() if n != before.get(path, 0)}
     assert asked == set(TRANSIENT)  # the second run downloads no photo again
     assert again.frame["image_path"].notna().sum() == len(good) + 2
+
+
+# --------------------------------------------------------------------------------------
+# The download policy (mmsent.data.url_policy) and the photo's deadline
+# --------------------------------------------------------------------------------------
+
+NON_PUBLIC = ["10.255.255.1/a.png", "169.254.169.254/latest/meta-data/", "192.168.0.1/a.png",
+              "[fd00::1]/a.png", "100.64.0.1/a.png", "0.0.0.0/a.png"]  # fmt: skip
+
+
+def test_redirects_to_non_public_addresses_are_refused_before_any_request(tmp_path, server):
+    """The first request and every redirect are checked: a redirect to a private, link-local, metadata or
+    reserved address is refused (remembered, not retried), nothing is asked of it, the policy is named."""
+    store = PhotoStore(tmp_path / "store", progress=False, **QUICK)
+    urls = [server.url(f"/to/{target}") for target in NON_PUBLIC]
+    results = store.fetch(urls)
+    for url in urls:
+        fetched = results[url]
+        assert fetched.problem == store_module.REFUSED, fetched
+        assert "download policy" in fetched.detail and "MMSENT_ALLOW_PRIVATE_URLS=1" in fetched.detail
+        assert server.requests[url.removeprefix(server.url(""))] == 1  # no retry
+    assert "cloud metadata" in results[urls[1]].detail
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback_ok", "refused"),
+    [
+        ("93.184.216.34", False, None),
+        ("2606:2800:220:1:248:1893:25c8:1946", False, None),
+        ("127.0.0.1", False, "loopback"),  # reached by a redirect or a name that resolves there
+        ("127.0.0.1", True, None),  # the user's own URL names a loopback host: a local mirror
+        ("::1", False, "loopback"),
+        ("::ffff:10.1.2.3", True, "private"),  # IPv4-mapped: judged as the IPv4 address
+        ("169.254.169.254", True, "cloud metadata"),
+        ("169.254.10.10", False, "link-local"),
+        ("172.16.5.4", False, "private"),
+        ("100.64.0.1", False, "reserved"),
+        ("224.0.0.1", False, "reserved"),
+    ],
+)
+def test_the_policy_judges_every_resolved_address(monkeypatch, address, loopback_ok, refused):
+    from mmsent.data import url_policy
+
+    family = url_policy.socket.AF_INET6 if ":" in address else url_policy.socket.AF_INET
+    answer = [(family, url_policy.socket.SOCK_STREAM, 6, "", (address, 80))]
+    monkeypatch.setattr(url_policy.socket, "getaddrinfo", lambda *a, **k: answer)
+    monkeypatch.delenv(url_policy.ALLOW_PRIVATE_ENV, raising=False)
+    if refused is None:
+        url_policy.check_url("http://photos.example.com/a.png", loopback_ok)
+    else:
+        with pytest.raises(url_policy.UrlRefused, match=rf"resolves to .*a {refused}"):
+            url_policy.check_url("http://photos.example.com/a.png", loopback_ok)
+        monkeypatch.setenv(url_policy.ALLOW_PRIVATE_ENV, "1")  # a private mirror: allowed on request
+        url_policy.check_url("http://photos.example.com/a.png", loopback_ok)
+
+
+def test_loopback_is_a_local_mirror_only_when_the_url_names_it():
+    from mmsent.data.url_policy import names_loopback
+
+    assert names_loopback("http://127.0.0.1:8000/a.png") and names_loopback("http://localhost/a.png")
+    assert names_loopback("http://[::1]/a.png") and names_loopback("http://photos.localhost/a.png")
+    assert not names_loopback("http://127.0.0.1.example.com/a.png") and not names_loopback("http://10.0.0.1/")
+
+
+def test_a_trickling_server_holds_a_photo_no_longer_than_its_deadline(tmp_path, server):
+    """One byte every 0.2 s never trips a read timeout; the photo's deadline ends it, with no retry."""
+    store = PhotoStore(tmp_path / "store", progress=False, **{**QUICK, "deadline": 1.0, "retries": 3})
+    fetched = store.fetch([server.url("/trickle.png")])[server.url("/trickle.png")]
+    assert fetched.problem == store_module.TIMED_OUT and "deadline of 1 s" in fetched.detail
+    assert server.requests["/trickle.png"] == 1  # no time left for another attempt
+
+
+def test_the_deadline_comes_from_the_flag_else_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MMSENT_PHOTO_DEADLINE", "7.5")
+    assert PhotoStore(tmp_path).deadline == 7.5 and PhotoStore(tmp_path, deadline=2).deadline == 2
+    monkeypatch.setenv("MMSENT_PHOTO_DEADLINE", "soon")
+    assert cli.main(["evaluate", "--model", str(tmp_path)]) == 2
+    monkeypatch.delenv("MMSENT_PHOTO_DEADLINE")
+    assert PhotoStore(tmp_path).deadline == 60
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--photo-deadline", "0"])

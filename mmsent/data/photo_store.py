@@ -5,11 +5,14 @@ Real review exports name their photos by URL. `PhotoStore.fetch(urls)` downloads
 `workers` connections), with a progress bar, and gives back, per URL, the stored file or the reason it
 could not be used. Each download has
 
-- connect and read timeouts, and a deadline for the whole body (a server that trickles bytes forever
-  cannot hold a worker);
+- connect and read timeouts, and one deadline for the photo, every attempt and wait included
+  (`mmsent.data.url_policy.photo_deadline`: a server that trickles bytes cannot hold a worker longer);
+- the download policy (`mmsent.data.url_policy.check_url`) checked before the first request and before
+  every redirect: private, link-local and metadata addresses are never requested, loopback only when the
+  URL in the table names a loopback host;
 - retries with exponential backoff (`backoff`, 2 x `backoff`, ...) on 5xx, 408, 429, timeouts and
   dropped connections; other 4xx answers are final;
-- redirects followed (at most `MAX_REDIRECTS`);
+- redirects followed (at most `MAX_REDIRECTS`), each one checked by the policy first;
 - a size cap (`max_bytes`, checked against Content-Length first and then while streaming, after any
   gzip decoding), a content-type check (an HTML error page served with status 200 is not a photo), and
   then the same checks as a photo on disk (`mmsent.data.images.check_image`: decodes, pixel budget,
@@ -46,6 +49,7 @@ import pandas as pd
 
 from mmsent.cache import default_cache_dir
 from mmsent.data.images import ImageProblem, check_image
+from mmsent.data.url_policy import UrlRefused, check_url, names_loopback, photo_deadline
 from mmsent.errors import DataError
 from mmsent.progress import progress_bar
 
@@ -54,7 +58,6 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # not one log line per req
 
 MAX_PHOTO_BYTES = 20_000_000  # larger than any phone photo; a 20 MB "photo" is a mistake or an attack
 MAX_REDIRECTS = 5
-CHUNK_BYTES = 64 * 1024
 HTTP_URL = re.compile(r"(?i)^https?://")
 # A body with one of these content types may be a photo; anything else (text/html, application/json,
 # ...) is an error page or an API answer. No content type at all is left to the decoder.
@@ -70,6 +73,7 @@ NETWORK_ERROR = DOWNLOAD + "connection failed"
 TOO_LARGE = DOWNLOAD + "over the size cap"
 NOT_A_PHOTO_TYPE = DOWNLOAD + "not an image content type"
 OFFLINE = DOWNLOAD + "not allowed (offline)"
+REFUSED = DOWNLOAD + "refused by the download policy"
 REPORT_LINES = 200  # download failures listed one by one in `describe_download_failures`
 
 
@@ -97,7 +101,8 @@ class PhotoStore:
         offline: never download; URLs not in the store are reported as `OFFLINE`.
         workers: parallel downloads (connections).
         connect_timeout, read_timeout: seconds, per connection attempt and per read.
-        total_timeout: seconds for one whole attempt, body included.
+        deadline: seconds for one photo, every attempt and wait included (default: MMSENT_PHOTO_DEADLINE,
+            else `mmsent.data.url_policy.DEFAULT_PHOTO_DEADLINE`).
         retries: further attempts after a transient failure.
         backoff: seconds before the first retry, doubled before each next one.
         max_bytes: the size cap of one photo.
@@ -112,7 +117,7 @@ class PhotoStore:
         workers: int = 16,
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
-        total_timeout: float = 120.0,
+        deadline: float | None = None,
         retries: int = 3,
         backoff: float = 1.0,
         max_bytes: int = MAX_PHOTO_BYTES,
@@ -122,7 +127,7 @@ class PhotoStore:
         self.offline = offline
         self.workers = workers
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self.total_timeout = total_timeout
+        self.deadline = photo_deadline(deadline)
         self.retries = retries
         self.backoff = backoff
         self.max_bytes = max_bytes
@@ -203,8 +208,7 @@ class PhotoStore:
                 timeout=self.timeout,
                 limits=limits,
                 headers=headers,
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
+                follow_redirects=False,  # followed by `_stream`, each hop checked by the policy
             ) as client,
             ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="photo") as pool,
         ):
@@ -223,13 +227,15 @@ class PhotoStore:
         """One URL, retried on transient failures; a final failure is remembered."""
         target = self.path_for(url)
         target.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.deadline
         for attempt in range(self.retries + 1):
             try:
-                self._attempt(client, url, target)
+                self._attempt(client, url, target, deadline)
                 return Fetched(str(target), None, "")
             except _Failure as failure:
-                if failure.transient and attempt < self.retries:
-                    time.sleep(self.backoff * 2**attempt)
+                wait = self.backoff * 2**attempt
+                if failure.transient and attempt < self.retries and time.monotonic() + wait < deadline:
+                    time.sleep(wait)
                     continue
                 tries = f" after {attempt + 1} attempts" if failure.transient and attempt else ""
                 detail = f"{url}: {failure.detail}{tries}"
@@ -241,12 +247,12 @@ class PhotoStore:
                 return Fetched(None, failure.problem, detail)
         raise AssertionError("unreachable: the last attempt returns")
 
-    def _attempt(self, client: httpx.Client, url: str, target: Path) -> None:
+    def _attempt(self, client: httpx.Client, url: str, target: Path, deadline: float) -> None:
         """Download `url` into `target` once (through a temporary file), or raise `_Failure`."""
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
             with os.fdopen(handle, "wb") as file:
-                self._stream(client, url, file)
+                self._stream(client, url, file, deadline)
             check_image(temporary)
             os.replace(temporary, target)
         except ImageProblem as problem:
@@ -256,26 +262,47 @@ class PhotoStore:
             if os.path.exists(temporary):
                 os.unlink(temporary)
 
-    def _stream(self, client: httpx.Client, url: str, file: BinaryIO) -> None:
-        """Write the body of `url` to `file`, within the size cap and the deadline, or raise `_Failure`."""
-        deadline = time.monotonic() + self.total_timeout
+    def _stream(self, client: httpx.Client, url: str, file: BinaryIO, deadline: float) -> None:
+        """Write the body of `url` to `file` (following redirects the policy allows), within the size cap
+        and the photo's `deadline` (a `time.monotonic()` value), or raise `_Failure`."""
+        loopback_ok, current = names_loopback(url), url
         try:
-            with client.stream("GET", url) as response:
-                _check_response(response, self.max_bytes)
-                size = 0
-                for chunk in response.iter_bytes(CHUNK_BYTES):
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise _Failure(TOO_LARGE, f"the body passed the cap of {self.max_bytes:,} bytes")
-                    if time.monotonic() > deadline:
-                        raise _Failure(TIMED_OUT, f"the body took over {self.total_timeout:g} s", True)
-                    file.write(chunk)
+            for _ in range(MAX_REDIRECTS + 1):
+                check_url(current, loopback_ok)
+                with client.stream("GET", current, timeout=self._timeout(deadline)) as response:
+                    if response.is_redirect:
+                        current = str(response.url.join(response.headers["location"]))
+                        continue
+                    _check_response(response, self.max_bytes)
+                    self._write_body(response, file, deadline)
+                    return
+            raise _Failure(HTTP_ERROR, f"more than {MAX_REDIRECTS} redirects")
+        except UrlRefused as refused:
+            raise _Failure(REFUSED, str(refused)) from refused
         except httpx.TimeoutException as error:
             raise _Failure(TIMED_OUT, f"no answer in time ({type(error).__name__})", True) from error
-        except (httpx.TooManyRedirects, httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
             raise _Failure(HTTP_ERROR, str(error)) from error
         except httpx.TransportError as error:
             raise _Failure(NETWORK_ERROR, f"{type(error).__name__}: {error}", True) from error
+
+    def _timeout(self, deadline: float) -> httpx.Timeout:
+        """The connect and read timeouts, cut to what is left of the photo's deadline."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Failure(TIMED_OUT, f"the photo's deadline of {self.deadline:g} s passed", True)
+        read, connect = self.timeout.read or left, self.timeout.connect or left
+        return httpx.Timeout(min(read, left), connect=min(connect, left))
+
+    def _write_body(self, response: httpx.Response, file: BinaryIO, deadline: float) -> None:
+        size = 0
+        for chunk in response.iter_bytes():  # as the bytes arrive: a trickle meets the deadline check
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _Failure(TOO_LARGE, f"the body passed the cap of {self.max_bytes:,} bytes")
+            if time.monotonic() > deadline:
+                raise _Failure(TIMED_OUT, f"the photo took over its deadline of {self.deadline:g} s", True)
+            file.write(chunk)
 
 
 def _check_response(response: httpx.Response, max_bytes: int) -> None:
