@@ -8,7 +8,6 @@ the classifier has one output per label.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,8 @@ from safetensors.torch import load_file
 from mmsent.data import LabelVocab
 from mmsent.errors import CheckpointError, DataError
 from mmsent.manifest import verify_manifest
+from mmsent.model_folder import read_small_json
+from mmsent.model_source import no_such_folder
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -28,6 +29,8 @@ RETRAIN = "Train again (python -m mmsent train) or pass another checkpoint folde
 
 def read_checkpoint(directory: Path) -> tuple[dict[str, Any], LabelVocab]:
     """(config.json as a dict, the label encoder) of a checkpoint folder, after checking its manifest."""
+    if not directory.exists():
+        raise no_such_folder(directory)
     if not (directory / CONFIG_FILE).is_file():
         what = "does not exist" if not directory.exists() else f"has no {CONFIG_FILE}"
         inside = [directory / sub for sub in ("model", "checkpoint")
@@ -42,6 +45,9 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], LabelVocab]:
     missing = [key for key in ("profile", "model", "train") if key not in meta]
     if missing:
         raise CheckpointError(f"{directory / CONFIG_FILE} lacks the key(s) {missing}. {RETRAIN}")
+    wrong = [key for key in ("model", "train") if not isinstance(meta[key], dict)]
+    if wrong:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: field(s) {wrong} must be JSON objects. {RETRAIN}")
     try:
         labels = LabelVocab.from_dict(read_json(directory / LABELS_FILE))
     except DataError as error:
@@ -50,18 +56,9 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], LabelVocab]:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from `path`; `CheckpointError` when missing or damaged."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise CheckpointError(f"{path} is missing. {RETRAIN}") from error
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path} is damaged: not readable JSON ({error}). {RETRAIN}") from error
-    if not isinstance(value, dict):
-        raise CheckpointError(
-            f"{path} is damaged: expected a JSON object, found {type(value).__name__}. {RETRAIN}"
-        )
-    return value
+    """A JSON object from `path` (at most `MAX_JSON_BYTES`); `CheckpointError` when missing, too large or
+    damaged (`mmsent.model_folder.read_small_json`)."""
+    return read_small_json(path)
 
 
 def restore_weights(model: Any, directory: Path, labels: LabelVocab) -> None:

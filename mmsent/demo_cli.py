@@ -11,7 +11,6 @@ import argparse
 from pathlib import Path
 
 from mmsent import validate
-from mmsent.errors import UsageError
 
 
 def port(text: str) -> int:
@@ -54,14 +53,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from mmsent import demo
-    from mmsent.hub import HUB_ID
+    from mmsent.model_source import is_hub_id, no_such_folder
 
     demo.require_gradio()  # before loading anything: say at once when the extra is missing
-    if not args.model.exists() and not HUB_ID.match(str(args.model)):
-        raise UsageError(
-            f"--model {args.model}: no such model folder. Train one with `python -m mmsent train` (it writes "
-            "reports/latest/model), or pass the model folder of a report (REPORT/model) or a hub id."
-        )
+    if not args.model.exists() and not is_hub_id(args.model):
+        raise no_such_folder(args.model)
     if args.export_space is not None:
         folder = demo.export_space(args.model, args.export_space)
         print(f"wrote a Space to {folder}/: run it with `cd {folder} && python app.py`")

@@ -25,7 +25,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -37,18 +36,26 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mmsent.checkpoint_check import RETRAIN, read_checkpoint, read_json, restore_weights
+from mmsent.config import TrainConfig
 from mmsent.data import LabelVocab
 from mmsent.encoders import Encoders, load_encoders
 from mmsent.errors import CheckpointError
 from mmsent.manifest import verify_manifest, write_manifest
 from mmsent.model_card import CARD_FILE, model_card
+from mmsent.model_folder import (
+    check_fields,
+    check_weight_shapes,
+    config_limits,
+    hub_cache_root,
+    recipe_limits,
+)
+from mmsent.model_source import HUB_ID, resolve_model_folder  # noqa: F401 (HUB_ID: part of this API)
 
 log = logging.getLogger("mmsent")
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT = "mmsent-sentiment-model/1"
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
 CONVERT = (
     'Convert an older checkpoint with: python -c "from mmsent.models import MultimodalSentimentModel as M; '
     "M.from_pretrained('OLD').save_pretrained('NEW')\""
@@ -113,6 +120,8 @@ class SentimentModelConfig:
                 f"{where} has format {values.get('format')!r}; this mmsent reads {FORMAT!r}. "
                 "Install the mmsent version that wrote it (its mmsent_version), or retrain."
             )
+        check_fields(cls, values, str(where), config_limits())
+        check_fields(TrainConfig, values["recipe"], f"{where} (recipe)", recipe_limits())
         return cls(**values)
 
 
@@ -248,18 +257,17 @@ class PretrainedMixin:
         is incomplete, damaged, of another format, or whose encoders differ.
         """
         folder = resolve_model_folder(model_id, revision)
-        values = read_json(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else None
-        if values is not None and "format" not in values and {"model", "train"} <= set(values):
-            return cls._from_legacy(folder, encoders, device)
-        if values is None:
+        if not (folder / CONFIG_FILE).exists():
             read_checkpoint(folder)  # raises the "not an mmsent checkpoint" error with its hints
-        verify_manifest(folder, required=(CONFIG_FILE, WEIGHTS_FILE))
+        # The trust boundary (mmsent.model_folder): sizes, regular files and hashes before any file is read,
+        # then every config value's type and range, then the weights' shapes before any is allocated.
+        verify_manifest(folder, required=(CONFIG_FILE, WEIGHTS_FILE), root=hub_cache_root(folder))
+        values = read_json(folder / CONFIG_FILE)
+        if "format" not in values and {"model", "train"} <= set(values):
+            return cls._from_legacy(folder, encoders, device)
         config = SentimentModelConfig.from_dict(values, folder / CONFIG_FILE)
         encoders = encoders or load_encoders(config.profile)
-        try:
-            model = cls.from_config(encoders, config.model_arguments())
-        except ValueError as error:
-            raise CheckpointError(f"{folder / CONFIG_FILE}: {error}") from error
+        model = cls._built_for(encoders, config, folder)
         if config.encoder_fingerprint and encoder_fingerprint(model) != config.encoder_fingerprint:
             raise CheckpointError(
                 f"The {config.profile} encoders loaded here ({config.text_source}; {config.image_source}) "
@@ -271,9 +279,25 @@ class PretrainedMixin:
         return _placed(model, device)
 
     @classmethod
+    def _built_for(cls, encoders: Encoders, config: SentimentModelConfig, folder: Path):
+        """The model `config` describes, built only after model.safetensors's header has the shapes of its
+        trained weights (checked on a ``meta`` copy, which allocates nothing)."""
+        try:
+            with torch.device("meta"):
+                skeleton = cls.from_config(encoders, config.model_arguments())
+            expected = {n: tuple(p.shape) for n, p in skeleton.named_parameters() if p.requires_grad}
+            del skeleton
+            check_weight_shapes(folder / WEIGHTS_FILE, expected, folder / CONFIG_FILE)
+            return cls.from_config(encoders, config.model_arguments())
+        except ValueError as error:
+            raise CheckpointError(f"{folder / CONFIG_FILE}: {error}") from error
+
+    @classmethod
     def _from_legacy(cls, folder: Path, encoders: Encoders | None, device):
         """An older checkpoint folder (config.json {profile, model, train}, labels.json, every weight)."""
         meta, labels = read_checkpoint(folder)
+        values = {"profile": meta["profile"], **meta["model"]}
+        check_fields(SentimentModelConfig, values, str(folder / CONFIG_FILE), config_limits())
         encoders = encoders or load_encoders(meta["profile"])
         model = cls.from_config(encoders, meta["model"])
         restore_weights(model, folder, labels)
@@ -307,23 +331,6 @@ class PretrainedMixin:
             api.create_repo(repo_id, private=private, exist_ok=True)
             commit = api.upload_folder(repo_id=repo_id, folder_path=temporary, commit_message=commit_message)
         return str(getattr(commit, "commit_url", commit))
-
-
-def resolve_model_folder(model_id: str | Path, revision: str | None = None) -> Path:
-    """A local model folder for `model_id`: the folder itself, or a hub snapshot of "owner/name"."""
-    path = Path(model_id)
-    if path.exists() or not HUB_ID.match(str(model_id)):
-        return path
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(str(model_id), revision=revision))
-    except Exception as error:  # offline, unknown repo, no access: all say the same to the user
-        raise CheckpointError(
-            f"{model_id} is not a local folder, and the Hugging Face hub did not give it "
-            f"({type(error).__name__}: {error}). Check the path, or the repo id, your connection and "
-            "`hf auth login`."
-        ) from error
 
 
 def _load_trained_weights(model: torch.nn.Module, path: Path) -> None:

@@ -47,37 +47,37 @@ def write_manifest(folder: str | Path, exclude: Iterable[str] = ()) -> Path:
     return target
 
 
-def verify_manifest(folder: str | Path, required: Iterable[str] = ()) -> dict[str, dict]:
+def verify_manifest(
+    folder: str | Path, required: Iterable[str] = (), root: Path | None = None
+) -> dict[str, dict]:
     """Check every file listed in `folder`'s manifest (and the `required` names) against it.
 
     Returns the manifest's {name: {"bytes", "sha256"}}. Raises `CheckpointError` naming the file
-    when the manifest is missing or unreadable, or a file is missing, of another size or content.
+    when the manifest is missing, too large, unreadable or has an entry of the wrong type, or a file
+    is missing, not a regular file inside `root` (default `folder`: `mmsent.model_folder.folder_file`),
+    of another size (checked before it is read) or content.
     """
+    from mmsent.model_folder import folder_file, manifest_entries, read_small_json
+
     folder = Path(folder)
     redo = "Train again to write a complete folder (or copy the whole folder, not single files)."
-    try:
-        files = json.loads((folder / MANIFEST_FILE).read_text())["files"]
-    except FileNotFoundError as error:
+    if not (folder / MANIFEST_FILE).exists():
         raise CheckpointError(
             f"{folder} has no {MANIFEST_FILE}, so its files cannot be checked to belong together "
             f"(a folder from an older version, or an incomplete copy). {redo}"
-        ) from error
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{folder / MANIFEST_FILE} is damaged ({error}). {redo}") from error
+        )
+    where = folder_file(folder, MANIFEST_FILE, root)
+    files = manifest_entries(read_small_json(where), where)
     unlisted = sorted(set(required) - set(files))
     if unlisted:
         raise CheckpointError(f"{folder} lacks {unlisted} (not in its {MANIFEST_FILE}). {redo}")
     for name, expected in files.items():
-        if Path(name).name != name or name in (".", ".."):
-            raise CheckpointError(f"{folder / MANIFEST_FILE} lists {name!r}, not a file name. {redo}")
-        path = folder / name
-        if not path.is_file():
-            raise CheckpointError(f"{path} is missing; {MANIFEST_FILE} lists it. {redo}")
+        path = folder_file(folder, name, root)
         size = path.stat().st_size
         if size != expected["bytes"]:
             raise CheckpointError(
                 f"{path} has {size:,} bytes, but {expected['bytes']:,} were written (truncated or "
-                f"replaced). {redo}"
+                f"replaced): not read. {redo}"
             )
         if sha256_file(path) != expected["sha256"]:
             raise CheckpointError(

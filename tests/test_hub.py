@@ -188,7 +188,7 @@ def test_push_to_hub_uploads_the_saved_folder(trained, monkeypatch):
 def test_a_hub_id_that_cannot_be_fetched_says_so(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(CheckpointError, match="not a local folder, and the Hugging Face hub"):
+    with pytest.raises(CheckpointError, match="no such model folder, and the Hugging Face hub is off"):
         MultimodalSentimentModel.from_pretrained("nobody/no-such-model")
 
 

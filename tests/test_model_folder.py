@@ -1,0 +1,226 @@
+"""The trust boundary of a model folder (mmsent.model_folder): a folder from someone else is checked before
+anything in it is believed: sizes and kinds of files before reading, every config value's type and range
+before building, the weights' shapes before allocating (tiny profile)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mmsent.config import TrainConfig
+from mmsent.encoders import load_encoders
+from mmsent.errors import CheckpointError
+from mmsent.manifest import write_manifest
+from mmsent.models import MultimodalSentimentModel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> Path:
+    """An (untrained) tiny model folder written by save_pretrained."""
+    torch.manual_seed(0)
+    model = MultimodalSentimentModel(load_encoders("tiny"), 2, train_text_layers=1)
+    return model.save_pretrained(tmp_path_factory.mktemp("trust") / "model", ["negative", "positive"],
+                                 TrainConfig(epochs=1))
+
+
+@pytest.fixture
+def copy(saved, tmp_path) -> Path:
+    return Path(shutil.copytree(saved, tmp_path / "model"))
+
+
+def _edit_config(folder: Path, change: dict, recipe: dict | None = None) -> None:
+    """Change config.json's values and write a manifest that agrees (as an attacker would)."""
+    config = json.loads((folder / "config.json").read_text())
+    config.update(change)
+    if recipe is not None:
+        config["recipe"].update(recipe)
+    (folder / "config.json").write_text(json.dumps(config))
+    write_manifest(folder, exclude=("README.md",))
+
+
+# Each value that config.json must refuse, by field: wrong JSON type or out of range.
+BAD_CONFIG = [
+    ({"num_heads": 0}, "num_heads"),
+    ({"num_heads": 3}, "num_heads"),  # does not divide dim
+    ({"dim": "x"}, "dim"),
+    ({"dim": True}, "dim"),  # a JSON boolean is no number
+    ({"dim": 262_144}, "dim"),
+    ({"dim": 2.5}, "dim"),
+    ({"dropout": 1.5}, "dropout"),
+    ({"dropout": "0.1"}, "dropout"),
+    ({"recipe": "fast"}, "recipe"),
+    ({"labels": ["only"]}, "labels"),
+    ({"labels": [1, 2]}, "labels"),
+    ({"labels": "negative,positive"}, "labels"),
+    ({"mode": "both"}, "mode"),
+    ({"profile": ["tiny"]}, "profile"),
+    ({"train_text_layers": -3}, "train_text_layers"),
+    ({"freeze_image": "yes"}, "freeze_image"),
+    ({"text_encoder": 5}, "text_encoder"),
+]
+BAD_RECIPE = [
+    ({"batch_size": True}, "batch_size"),
+    ({"max_length": 0}, "max_length"),
+    ({"mixed_precision": "fp8"}, "mixed_precision"),
+    ({"lr": "high"}, "lr"),
+    ({"num_workers": -1}, "num_workers"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), BAD_CONFIG, ids=[str(c) for c, _ in BAD_CONFIG])
+def test_every_config_value_is_type_and_range_checked_before_building(copy, change, field, monkeypatch):
+    built = []
+    monkeypatch.setattr(MultimodalSentimentModel, "__init__", lambda *a, **k: built.append(1))
+    _edit_config(copy, change)
+    with pytest.raises(CheckpointError, match=rf"config\.json: field '{field}' is .*; it must") as error:
+        MultimodalSentimentModel.from_pretrained(copy)
+    assert "Fix the value" in str(error.value) and not built  # nothing built from a bad value
+
+
+@pytest.mark.parametrize(("change", "field"), BAD_RECIPE, ids=[str(c) for c, _ in BAD_RECIPE])
+def test_every_recipe_value_is_type_and_range_checked(copy, change, field):
+    _edit_config(copy, {}, recipe=change)
+    with pytest.raises(CheckpointError, match=rf"\(recipe\): field '{field}' is .*; it must"):
+        MultimodalSentimentModel.from_pretrained(copy)
+
+
+def test_weight_shapes_are_compared_with_the_config_before_anything_is_allocated(copy, monkeypatch):
+    """A consistent config with a large dim (in range) over weights of dim 32: only a meta-device
+    skeleton is built; the header's shapes refuse the folder before the real model is."""
+    devices = []
+    build = MultimodalSentimentModel.from_config.__func__
+
+    def spy(cls, encoders, config):
+        devices.append(torch.empty(0).device.type)
+        return build(cls, encoders, config)
+
+    monkeypatch.setattr(MultimodalSentimentModel, "from_config", classmethod(spy))
+    _edit_config(copy, {"dim": 16_384})
+    with pytest.raises(CheckpointError, match=r"model\.safetensors does not fit .*other shapes.*nothing was"):
+        MultimodalSentimentModel.from_pretrained(copy)
+    assert devices == ["meta"]
+
+
+def test_a_damaged_safetensors_header_is_refused_before_reading(copy):
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[:8] = struct.pack("<Q", 1 << 40)  # a header "longer" than the file
+    weights.write_bytes(bytes(data))
+    write_manifest(copy, exclude=("README.md",))
+    with pytest.raises(CheckpointError, match="not a safetensors file"):
+        MultimodalSentimentModel.from_pretrained(copy)
+
+
+def test_file_sizes_are_checked_against_the_manifest_before_any_file_is_read(copy, monkeypatch):
+    """An 800 MB config.json (sparse: no disk used) whose manifest says otherwise is never read."""
+    with open(copy / "config.json", "r+b") as handle:
+        handle.truncate(800_000_000)
+    opened = []
+    for method in ("read_bytes", "read_text", "open"):
+        real = getattr(Path, method)
+        monkeypatch.setattr(Path, method, lambda self, *a, _real=real, **k: opened.append(self.name) or _real(
+            self, *a, **k))
+    with pytest.raises(CheckpointError, match=r"config\.json has 800,000,000 bytes, but .* not read"):
+        MultimodalSentimentModel.from_pretrained(copy)
+    assert "config.json" not in opened and "manifest.json" in opened  # the spy sees reads
+
+
+def test_a_json_file_over_the_cap_is_not_read_even_when_the_manifest_agrees(copy):
+    with open(copy / "config.json", "r+b") as handle:
+        handle.truncate(5_000_000)
+    write_manifest(copy, exclude=("README.md",))
+    with pytest.raises(CheckpointError, match=r"config\.json has 5,000,000 bytes, over the 1,048,576"):
+        MultimodalSentimentModel.from_pretrained(copy)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        [],
+        {"config.json": "abc"},
+        {"config.json": {"bytes": "12", "sha256": "0" * 64}},
+        {"config.json": {"bytes": True, "sha256": "0" * 64}},
+        {"config.json": {"bytes": 12, "sha256": 12}},
+        {"../config.json": {"bytes": 12, "sha256": "0" * 64}},
+    ],
+    ids=["a list", "a string entry", "bytes a string", "bytes a boolean", "sha256 a number", "a path"],
+)
+def test_manifest_entries_of_the_wrong_type_are_named(copy, files):
+    (copy / "manifest.json").write_text(json.dumps({"files": files}))
+    with pytest.raises(CheckpointError, match=r"manifest\.json"):
+        MultimodalSentimentModel.from_pretrained(copy)
+
+
+def test_a_symbolic_link_out_of_the_folder_is_refused(copy, tmp_path):
+    outside = tmp_path / "elsewhere.safetensors"
+    shutil.move(copy / "model.safetensors", outside)
+    (copy / "model.safetensors").symlink_to(outside)
+    with pytest.raises(CheckpointError, match="symbolic link to .* outside the model folder"):
+        MultimodalSentimentModel.from_pretrained(copy)
+
+
+def test_a_listed_file_that_is_not_a_regular_file_is_refused(copy):
+    (copy / "notes.txt").write_text("x")
+    write_manifest(copy, exclude=("README.md",))
+    (copy / "notes.txt").unlink()
+    os.mkfifo(copy / "notes.txt")  # reading a pipe would block forever
+    with pytest.raises(CheckpointError, match="notes.txt is not a regular file"):
+        MultimodalSentimentModel.from_pretrained(copy)
+
+
+def test_links_inside_the_hub_cache_entry_load(saved, tmp_path):
+    """A hub snapshot's files are links into the entry's blobs/: those stay inside and load."""
+    entry = tmp_path / "models--me--reviews"
+    snapshot, blobs = entry / "snapshots" / "abc123", entry / "blobs"
+    snapshot.mkdir(parents=True)
+    blobs.mkdir()
+    for path in saved.iterdir():
+        shutil.copy(path, blobs / path.name)
+        (snapshot / path.name).symlink_to(Path("../../blobs") / path.name)
+    model = MultimodalSentimentModel.from_pretrained(snapshot)
+    assert model.config.labels == ["negative", "positive"]
+
+
+def test_predict_on_a_bad_folder_prints_one_error_naming_file_and_field(copy):
+    _edit_config(copy, {"num_heads": 0})
+    done = subprocess.run(
+        [sys.executable, "-m", "mmsent", "predict", "--model", str(copy), "--text", "Great phone"],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "config.json: field 'num_heads' is 0" in done.stderr and done.stderr.startswith("error: ")
+
+
+def test_a_mistyped_local_path_is_not_sent_to_the_hub(tmp_path, monkeypatch):
+    """A path whose first part is a folder here is local; another owner/name asks the hub only after a
+    quick probe, so an unreachable hub is said at once, with the closest local folder."""
+    (tmp_path / "reports" / "model").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    def no_download(*_, local_files_only=False, **__):
+        assert local_files_only, "asked the hub"
+        raise FileNotFoundError("not in the cache")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_download)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # a closed port: refused at once
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    typo = r"reports/modle: no such model folder\. Did you mean reports/model"
+    with pytest.raises(CheckpointError, match=typo):
+        MultimodalSentimentModel.from_pretrained("reports/modle")
+    unreachable = (r"reportz/model: no such model folder, and the Hugging Face hub \(http://127.0.0.1:9\) "
+                   r"did not answer.*Did you mean reports/model")
+    with pytest.raises(CheckpointError, match=unreachable):
+        MultimodalSentimentModel.from_pretrained("reportz/model")
