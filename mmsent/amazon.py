@@ -21,8 +21,12 @@ file, not in memory) and writes `reviews.csv` with
   `timestamp`; the meta columns are blank for a product the meta file does not have.
 
 Every input line is accounted for: imported, dropped by the rating rule (3 stars, unless
-`three_classes`), or reported as malformed with its line number and reason (not JSON, not UTF-8, a
-missing field, a rating outside 1..5, no text); the counts go to the log and to `import_report.txt`.
+`three_classes`), a duplicate (the same user, item, time and text as an earlier line: kept once), or
+reported as malformed with its line number and reason (not JSON, not UTF-8, longer than
+`MAX_LINE_BYTES` (never read whole, gzip included), a missing field, a value of another JSON type than
+the format's (`FIELD_TYPES`: a boolean is no rating, an object no asin), a rating outside 1..5, no text);
+the counts go to the log and to `import_report.txt`. An existing `reviews.csv` is replaced only with
+`overwrite`, and only by a complete import that yielded reviews (`mmsent.replace`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ import logging
 import math
 import os
 import sqlite3
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from mmsent.errors import DataError
+from mmsent.replace import replacing
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +60,13 @@ COLUMNS = (
     "helpful_votes", "price", "product_title", "store", "asin", "parent_asin", "timestamp",
 )  # fmt: skip
 REPORT_LINES = 200  # malformed lines listed one by one in the report (all are counted)
+MAX_LINE_BYTES = 4 << 20  # a review is a few KiB; a longer line is reported without being read whole
+# The JSON types the format gives each field (absent or null is allowed where the code has a default).
+FIELD_TYPES: dict[str, type] = {
+    "user_id": str, "asin": str, "parent_asin": str, "timestamp": int, "title": str, "text": str,
+    "images": list, "helpful_vote": int, "verified_purchase": bool,
+}  # fmt: skip
+TYPE_NAMES = {str: "a string", int: "a whole number", list: "a list", bool: "true or false"}
 
 
 class Malformed(Exception):
@@ -72,6 +83,7 @@ class ImportReport:
     imported: int = 0
     dropped_neutral: int = 0
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line number, the line it repeats)
     labels: Counter = field(default_factory=Counter)
     with_photo: int = 0
     with_meta: int = 0
@@ -82,13 +94,17 @@ class ImportReport:
         lines = [
             f"Imported {self.reviews_path} into {self.csv_path}",
             f"  {self.lines} lines: {self.imported} imported, {self.dropped_neutral} dropped by the rating "
-            f"rule (3 stars), {len(self.malformed)} malformed.",
+            f"rule (3 stars), {len(self.duplicates)} duplicates (kept once), {len(self.malformed)} "
+            "malformed.",
             "  Labels: "
             + (", ".join(f"{n} {name}" for name, n in sorted(self.labels.items())) or "none")
             + ".",
             f"  {self.with_photo} imported reviews have a photo; {self.with_meta} found their product in the "
             f"meta file ({self.meta_products} products read).",
         ]
+        if self.duplicates:
+            lines.append("  Duplicate reviews (same user, item, time and text; line: the line kept):")
+            lines.extend(f"    {number}: {first}" for number, first in self.duplicates[:REPORT_LINES])
         for what, bad in (("review", self.malformed), ("meta", self.meta_malformed)):
             if bad:
                 lines.append(f"  Malformed {what} lines (line number: reason):")
@@ -96,6 +112,19 @@ class ImportReport:
                 if len(bad) > REPORT_LINES:
                     lines.append(f"    ... and {len(bad) - REPORT_LINES} more")
         return "\n".join(lines)
+
+
+class EmptyImport(DataError):
+    """No line became a review: nothing is written; `report` says what became of each line."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(
+            f"No line of {report.reviews_path} became a review ({report.lines} lines: "
+            f"{len(report.malformed)} malformed, {report.dropped_neutral} dropped by the rating rule); "
+            f"nothing was written. Pass an Amazon Reviews 2023 reviews file (JSON Lines with 'rating', "
+            "'text', 'asin', ...)."
+        )
+        self.report = report
 
 
 def import_amazon(
@@ -108,54 +137,80 @@ def import_amazon(
     """Write `out_dir/reviews.csv` and `out_dir/import_report.txt` from Amazon Reviews 2023 files.
 
     `reviews_path` and `meta_path` are JSON Lines, plain or gzip-compressed (`.jsonl` or `.jsonl.gz`).
-    Raises `DataError` for a missing file, or an existing `reviews.csv` without `overwrite`.
+    Raises `DataError` for a missing file, `UsageError` for an existing `reviews.csv` without
+    `overwrite`, and `EmptyImport` when no line became a review (then nothing is written or replaced).
     """
     reviews_path, out_dir = Path(reviews_path), Path(out_dir)
     csv_path = out_dir / "reviews.csv"
-    if csv_path.exists() and not overwrite:
-        raise DataError(f"{csv_path} exists already; pass --overwrite (overwrite=True) to replace it.")
-    out_dir.mkdir(parents=True, exist_ok=True)
     report = ImportReport(reviews_path, csv_path)
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".import-") as work:
-        meta = _MetaIndex(Path(work) / "meta.sqlite", meta_path, report)
-        partial = Path(work) / "reviews.csv"
-        with partial.open("w", newline="", encoding="utf-8") as file:
-            writer = csv.DictWriter(file, fieldnames=COLUMNS)
-            writer.writeheader()
-            for number, line in _lines(reviews_path):
-                report.lines += 1
-                try:
-                    row = review_row(line, three_classes)
-                except Malformed as reason:
-                    report.malformed.append((number, str(reason)))
-                    continue
-                if row is None:
-                    report.dropped_neutral += 1
-                    continue
-                product = meta.get(row["parent_asin"])
-                row.update(product or {})
-                report.imported += 1
-                report.labels[row["label"]] += 1
-                report.with_photo += bool(row["image_path"])
-                report.with_meta += product is not None
-                writer.writerow(row)
-        meta.close()
-        os.replace(partial, csv_path)  # a reviews.csv is whole or absent
-    (out_dir / "import_report.txt").write_text(report.text() + "\n", encoding="utf-8")
+    with replacing([csv_path, out_dir / "import_report.txt"], overwrite, "--out") as work:
+        meta = _MetaIndex(work / ".meta.sqlite", meta_path, report)
+        try:
+            _write_reviews(reviews_path, work / csv_path.name, meta, report, three_classes)
+        finally:
+            meta.close()
+        if report.imported == 0:
+            raise EmptyImport(report)
+        (work / "import_report.txt").write_text(report.text() + "\n", encoding="utf-8")
     logger.info(
-        "%s: %d lines, %d imported, %d dropped (3 stars), %d malformed",
+        "%s: %d lines, %d imported, %d dropped (3 stars), %d duplicates, %d malformed",
         reviews_path,
         report.lines,
         report.imported,
         report.dropped_neutral,
+        len(report.duplicates),
         len(report.malformed),
     )
     return report
 
 
+def _write_reviews(
+    reviews_path: Path, csv_path: Path, meta: _MetaIndex, report: ImportReport, three_classes: bool
+) -> None:
+    """Stream the reviews into `csv_path`, accounting for every line in `report`."""
+    seen: dict[str, tuple[int, str]] = {}  # review_id -> (line number, SHA-256 of its text)
+    with csv_path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        for number, line in _lines(reviews_path):
+            report.lines += 1
+            try:
+                row = review_row(line, three_classes)
+                if row is not None and _repeats(row, number, seen, report):
+                    continue
+            except Malformed as reason:
+                report.malformed.append((number, str(reason)))
+                continue
+            if row is None:
+                report.dropped_neutral += 1
+                continue
+            product = meta.get(row["parent_asin"])
+            row.update(product or {})
+            report.imported += 1
+            report.labels[row["label"]] += 1
+            report.with_photo += bool(row["image_path"])
+            report.with_meta += product is not None
+            writer.writerow(row)
+
+
+def _repeats(row: dict[str, Any], number: int, seen: dict[str, tuple[int, str]], report: ImportReport
+             ) -> bool:
+    """True (and noted in `report`) when `row` repeats an earlier review; `Malformed` when an earlier line
+    had the same user, item and time but another text (two reviews cannot share their id)."""
+    digest = hashlib.sha256(row["text"].encode("utf-8")).hexdigest()
+    first = seen.setdefault(row["review_id"], (number, digest))
+    if first == (number, digest):
+        return False
+    if first[1] != digest:
+        raise Malformed(f"the same user_id, asin and timestamp as line {first[0]} with another text")
+    report.duplicates.append((number, first[0]))
+    return True
+
+
 def review_row(line: bytes, three_classes: bool = False) -> dict[str, Any] | None:
     """The CSV row of one review line; None when the rating rule drops it; raises `Malformed`."""
     review = _json_object(line)
+    _check_types(review)
     rating = _rating(review.get("rating"))
     label = LABEL_RULE[rating] or (NEUTRAL if three_classes else None)
     missing = [key for key in ("user_id", "asin", "timestamp") if review.get(key) in (None, "")]
@@ -173,16 +228,17 @@ def review_row(line: bytes, three_classes: bool = False) -> dict[str, Any] | Non
         "image_path": _first_review_photo(review.get("images")),
         "label": label,
         "rating": rating,
-        "verified_purchase": int(bool(review.get("verified_purchase"))),
-        "helpful_votes": _count(review.get("helpful_vote")),
+        "verified_purchase": int(review.get("verified_purchase") is True),
+        "helpful_votes": max(review.get("helpful_vote") or 0, 0),
         "asin": review["asin"],
         "parent_asin": review.get("parent_asin") or review["asin"],
         "timestamp": review["timestamp"],
     }
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number from 1, raw line) of a plain or gzip JSON Lines file, one at a time."""
+def _lines(path: Path) -> Iterator[tuple[int, bytes | None]]:
+    """(line number from 1, raw line) of a plain or gzip JSON Lines file, one at a time; the line is None
+    when it is longer than `MAX_LINE_BYTES` (it is skipped, never held in memory whole)."""
     if not path.is_file():
         raise DataError(f"No Amazon reviews file at {path}. Pass a .jsonl or .jsonl.gz file.")
     with path.open("rb") as probe:
@@ -190,12 +246,22 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     opener = gzip.open if gzipped else open
     try:
         with opener(path, "rb") as file:
-            yield from enumerate(file, start=1)
+            number = 0
+            while line := file.readline(MAX_LINE_BYTES + 1):
+                number += 1
+                if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+                    yield number, line
+                    continue
+                while (rest := file.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # the rest of the over-long line, a piece at a time
+                yield number, None
     except (OSError, EOFError) as error:  # a cut-off .gz
         raise DataError(f"{path} cannot be read to the end ({error}); download it again.") from error
 
 
-def _json_object(line: bytes) -> dict[str, Any]:
+def _json_object(line: bytes | None) -> dict[str, Any]:
+    if line is None:
+        raise Malformed(f"longer than {MAX_LINE_BYTES:,} bytes: skipped without reading it whole")
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -211,8 +277,19 @@ def _json_object(line: bytes) -> dict[str, Any]:
     return value
 
 
+def _check_types(review: dict[str, Any]) -> None:
+    """Raise `Malformed` for a field whose JSON type is not the format's (`FIELD_TYPES`; null = absent)."""
+    for name, kind in FIELD_TYPES.items():
+        value = review.get(name)
+        if value is None or (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
+            continue
+        raise Malformed(f"{name} is {json.dumps(value)[:40]}, not {TYPE_NAMES[kind]} as the format has it")
+
+
 def _rating(value: Any) -> int:
-    """1..5 from 5.0, 5 or "5"; raises `Malformed` otherwise."""
+    """1..5 from 5.0, 5 or "5"; raises `Malformed` otherwise (a JSON boolean is no rating)."""
+    if isinstance(value, bool):
+        raise Malformed(f"rating {json.dumps(value)} is not a number from 1 to 5")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -231,13 +308,6 @@ def _join(title: str, body: str) -> str:
     if not title or not body:
         return title or body
     return f"{title} {body}" if title[-1] in ".!?…。！？" else f"{title}. {body}"
-
-
-def _count(value: Any) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 def _first_review_photo(images: Any) -> str:

@@ -33,6 +33,10 @@ from mmsent.choices import PROFILES, SPLITS
 from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
+from mmsent.replace import OVERWRITE_HELP, replacing
+
+# Commands that write where the user's files may be: they refuse an existing output unless --overwrite.
+WRITES_OUTPUT = ("make-data", "pretrain-clip", "make-calls", "pretrain-audio", "pretrain-generator", "demo")
 
 MODEL_ARG = dict(
     type=Path,
@@ -277,6 +281,8 @@ def _parser() -> argparse.ArgumentParser:
     generation_commands.add_parsers(commands)
     demo_cli.add_parsers(commands)
     audio_cli.add_parsers(commands)
+    for name in WRITES_OUTPUT:  # import-amazon and train have their own --overwrite
+        commands.choices[name].add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     for command in commands.choices.values():
         command.add_argument(
             "--debug", action="store_true", help="on an error, show the Python traceback"
@@ -390,7 +396,8 @@ def cmd_pretrain_clip(args: argparse.Namespace) -> int:
     from mmsent.clip_pretrain import pretrain_clip
 
     options = {k: v for k, v in {"epochs": args.epochs, "seed": args.seed}.items() if v is not None}
-    result = pretrain_clip(out_dir=args.out, **options)
+    with replacing([args.out], args.overwrite) as work:
+        result = pretrain_clip(out_dir=work / args.out.name, **options)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -398,7 +405,9 @@ def cmd_pretrain_clip(args: argparse.Namespace) -> int:
 def cmd_make_data(args: argparse.Namespace) -> int:
     from mmsent.data.synth import make_data
 
-    make_data(args.out, n=args.n, seed=args.seed, baselines=not args.no_baselines)
+    with replacing([args.out / "reviews.csv", args.out / "images"], args.overwrite) as work:
+        make_data(work, n=args.n, seed=args.seed, baselines=not args.no_baselines)
+    print(f"moved them into {args.out}")
     return 0
 
 
@@ -420,18 +429,26 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from mmsent.errors import MmsentError
+    from mmsent.interrupts import TERMINATED_STATUS, Terminated, resource_message, sigterm_as_interrupt
 
     try:
-        if args.command not in kit_cli.COMMANDS:  # doctor reports a bad MMSENT_* variable itself
-            validate.check_environment(getattr(args, "device", None))
-        return COMMANDS[args.command](args)
+        with sigterm_as_interrupt():  # SIGTERM cleans up like Ctrl-C
+            if args.command not in kit_cli.COMMANDS:  # doctor reports a bad MMSENT_* variable itself
+                validate.check_environment(getattr(args, "device", None))
+            return COMMANDS[args.command](args)
     except (MmsentError, OSError) as error:  # bad input: say what and where, no traceback
         if args.debug:
             raise
-        print(f"error: {validate.error_message(error)}", file=sys.stderr)
+        print(f"error: {resource_message(error) or validate.error_message(error)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except Exception as error:  # a full disk reported by a library that drops the OSError (safetensors)
+        if args.debug or resource_message(error) is None:
+            raise
+        print(f"error: {resource_message(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as interrupt:
         if args.debug:
             raise
-        print("error: interrupted; a report folder is only written when a run finishes", file=sys.stderr)
-        return 130
+        what = "terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"error: {what}; output is only moved into place when a run finishes", file=sys.stderr)
+        return TERMINATED_STATUS if isinstance(interrupt, Terminated) else 130

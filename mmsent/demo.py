@@ -191,20 +191,30 @@ if __name__ == "__main__":
 '''
 
 
-def export_space(model_dir: Path, out_dir: Path) -> Path:
+def export_space(model_dir: Path, out_dir: Path, overwrite: bool = False) -> Path:
     """Write a folder that runs as a Hugging Face Space: app.py, requirements.txt, README.md (the
-    Space's metadata), the model folder, the example photos and, for an offline-profile model, the
-    offline CLIP. Refuses a non-empty `out_dir`. Returns `out_dir`."""
+    Space's metadata), the model folder (only the files its manifest lists, and its card, as regular
+    files), the example photos and, for an offline-profile model, the offline CLIP. Refuses a non-empty
+    `out_dir` unless `overwrite`, and replaces it only once the new folder is complete. Returns `out_dir`."""
     gr = require_gradio()
-    from mmsent.course import REPO_BRANCH, REPO_URL
+    from mmsent.model_source import resolve_model_folder
     from mmsent.models import MultimodalSentimentModel
+    from mmsent.replace import refuse_existing, replacing
 
-    model = MultimodalSentimentModel.from_pretrained(model_dir)  # checks the folder is whole first
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise UsageError(f"--export-space {out_dir} is not empty; pass a new folder.")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(model_dir, out_dir / "model")
-    if model.config.profile == "offline":
+    refuse_existing([out_dir], overwrite, "--export-space")
+    model = MultimodalSentimentModel.from_pretrained(model_dir)  # the trust boundary: checks the folder first
+    with replacing([out_dir], overwrite, "--export-space") as work:
+        _write_space(model.config.profile, resolve_model_folder(model_dir), work / out_dir.name, gr)
+    return out_dir
+
+
+def _write_space(profile: str, model_dir: Path, out_dir: Path, gr) -> None:
+    from mmsent.course import REPO_BRANCH, REPO_URL
+    from mmsent.model_card import CARD_FILE
+    from mmsent.model_folder import copy_listed_files
+
+    copy_listed_files(model_dir, out_dir / "model", extra=(CARD_FILE,))
+    if profile == "offline":
         shutil.copytree(OFFLINE_CLIP_DIR, out_dir / "clip-offline")
     write_examples(out_dir / "examples")
     (out_dir / "app.py").write_text(SPACE_APP)
@@ -220,4 +230,3 @@ def export_space(model_dir: Path, out_dir: Path) -> Path:
         "Run it locally with `pip install -r requirements.txt && python app.py`; publish it with "
         "`hf upload OWNER/NAME . --repo-type space` after `hf auth login`.\n"
     )
-    return out_dir

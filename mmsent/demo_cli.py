@@ -59,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.model.exists() and not is_hub_id(args.model):
         raise no_such_folder(args.model)
     if args.export_space is not None:
-        folder = demo.export_space(args.model, args.export_space)
+        folder = demo.export_space(args.model, args.export_space, args.overwrite)
         print(f"wrote a Space to {folder}/: run it with `cd {folder} && python app.py`")
         return 0
     print(f"serving {args.model} on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)

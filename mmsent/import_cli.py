@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmsent.errors import DataError
-
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Add `import-amazon` to the command line's sub-commands."""
@@ -33,21 +31,21 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--three-classes", action="store_true", help="keep 3-star reviews as 'neutral' (default: drop them)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/reviews.csv")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing OUT/reviews.csv (only by a complete import that yielded reviews)",
+    )
 
 
 def cmd_import_amazon(args: argparse.Namespace) -> int:
-    from mmsent.amazon import import_amazon
+    from mmsent.amazon import EmptyImport, import_amazon
 
-    report = import_amazon(args.reviews, args.out, args.meta, args.three_classes, args.overwrite)
+    try:
+        report = import_amazon(args.reviews, args.out, args.meta, args.three_classes, args.overwrite)
+    except EmptyImport as nothing:  # nothing to train on: what became of each line, then the error
+        print(nothing.report.text())
+        raise
     print(report.text())
-    if report.imported == 0:  # nothing to train on: say so instead of pointing at an empty table
-        raise DataError(
-            f"No line of {args.reviews} became a review ({report.lines} lines: "
-            f"{len(report.malformed)} malformed, {report.dropped_neutral} dropped by the rating rule). "
-            "Pass an Amazon Reviews 2023 reviews file "
-            "(JSON Lines with 'rating', 'text', 'asin', ...)."
-        )
     print(f"next: python -m mmsent train --data {report.csv_path}")
     return 0
 

@@ -15,13 +15,12 @@ is safe to delete.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mmsent.errors import UsageError
+from mmsent.replace import replacing
 
 MARKER = ".mmsent-report"  # written into every report folder: "a run wrote this, it may be replaced"
 OLD_REPORT_FILES = ("metrics.json", "skipped_rows.txt")  # reports written before the marker existed
@@ -54,22 +53,11 @@ def _replaceable(folder: Path) -> bool:
 
 @contextmanager
 def staged_folder(target: Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a fresh temporary folder beside `target`; on success it replaces `target` whole."""
+    """Yield a fresh folder beside `target`; on success it replaces `target` whole (`mmsent.replace`)."""
     check_target(target, overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    work.chmod(0o755)  # mkdtemp makes it private; a report folder is an ordinary one
-    (work / MARKER).write_text("written by python -m mmsent train; --overwrite may replace this folder\n")
-    try:
-        yield work
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    check_target(target, overwrite)  # another run may have written it meanwhile
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        target.replace(old / target.name)
-    work.replace(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    with replacing([target], overwrite=True, flag="--report-dir") as work:  # check_target refused already
+        folder = work / target.name
+        folder.mkdir()
+        (folder / MARKER).write_text(f"written by python -m mmsent train; --overwrite may replace {MARKER}\n")
+        yield folder
+        check_target(target, overwrite)  # another run may have written it meanwhile

@@ -46,7 +46,7 @@ def test_every_line_is_imported_dropped_or_reported_malformed(imported):
     assert len(frame) == report.imported and dict(report.labels) == {"negative": 5, "positive": 5}
     assert [number for number, _ in report.meta_malformed] == [3] and report.meta_products == 3
     text = (report.csv_path.parent / "import_report.txt").read_text(encoding="utf-8")
-    assert "14 lines: 10 imported, 1 dropped by the rating rule (3 stars), 3 malformed." in text
+    assert "14 lines: 10 imported, 1 dropped by the rating rule (3 stars), 0 duplicates (kept once), " in text
     assert "    7: rating 6.0 is not a number from 1 to 5" in text
 
 
@@ -122,3 +122,75 @@ def test_a_file_with_no_review_in_it_is_an_error_with_exit_2(tmp_path, capsys):
     assert cli.main(["import-amazon", str(notes), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "error: No line of" in err and "2 lines: 2 malformed" in err and "Traceback" not in err
+    assert not list((tmp_path / "out").iterdir())  # nothing written, not even a hidden work folder
+
+
+# One Amazon review line, valid; each case below breaks one field's JSON type.
+VALID = {"rating": 5.0, "title": "Good", "text": "Works well.", "images": [], "asin": "B01",
+         "parent_asin": "B01", "user_id": "U1", "timestamp": 1588687728923, "helpful_vote": 2,
+         "verified_purchase": True}  # fmt: skip
+WRONG_TYPES = [
+    ("rating", True), ("rating", [5]), ("asin", {"id": "B01"}), ("user_id", 12), ("timestamp", "yesterday"),
+    ("timestamp", True), ("helpful_vote", False), ("verified_purchase", "yes"), ("text", ["Works"]),
+    ("images", "https://x/a.jpg"), ("parent_asin", 3.5),
+]  # fmt: skip
+
+
+def _jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
+    return path
+
+
+def test_values_of_another_json_type_than_the_format_are_malformed_lines(tmp_path):
+    rows = [VALID] + [{**VALID, "user_id": f"U{i + 2}", field: value} for i, (field, value) in
+                      enumerate(WRONG_TYPES)]  # fmt: skip
+    report = import_amazon(_jsonl(tmp_path / "r.jsonl", rows), tmp_path / "out")
+    assert report.imported == 1
+    reasons = dict(report.malformed)
+    assert sorted(reasons) == list(range(2, 2 + len(WRONG_TYPES)))
+    for number, (field, _) in enumerate(WRONG_TYPES, start=2):
+        assert field in reasons[number], (field, reasons[number])
+    frame = pd.read_csv(tmp_path / "out" / "reviews.csv")
+    assert frame["rating"].tolist() == [5] and frame["asin"].tolist() == ["B01"]
+
+
+def test_a_review_repeated_is_reported_and_kept_once(tmp_path):
+    other = {**VALID, "user_id": "U2"}
+    clash = {**VALID, "text": "Another text at the same second."}
+    lines = _jsonl(tmp_path / "r.jsonl", [VALID, other, VALID, VALID, clash])
+    report = import_amazon(lines, tmp_path / "out")
+    assert report.imported == 2 and report.duplicates == [(3, 1), (4, 1)]
+    assert dict(report.malformed) == {5: "the same user_id, asin and timestamp as line 1 with another text"}
+    assert len(pd.read_csv(tmp_path / "out" / "reviews.csv")) == 2
+    assert "2 duplicates (kept once)" in (tmp_path / "out" / "import_report.txt").read_text()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_an_over_long_line_is_reported_without_being_read_whole(tmp_path, monkeypatch, compressed):
+    from mmsent import amazon
+
+    monkeypatch.setattr(amazon, "MAX_LINE_BYTES", 1000)  # the same rule as 4 MiB, on a test-sized line
+    long_line = json.dumps({**VALID, "text": "x" * 5000})
+    path = _jsonl(tmp_path / "r.jsonl", [VALID, long_line, {**VALID, "user_id": "U3"}])
+    if compressed:
+        path = tmp_path / "r.jsonl.gz"
+        path.write_bytes(gzip.compress((tmp_path / "r.jsonl").read_bytes()))
+    reads = []
+    real = gzip.GzipFile.readline
+    if compressed:
+        monkeypatch.setattr(gzip.GzipFile, "readline", lambda self, size=-1: reads.append(size) or real(
+            self, size))
+    report = import_amazon(path, tmp_path / "out")
+    assert report.imported == 2 and report.lines == 3
+    assert dict(report.malformed) == {2: "longer than 1,000 bytes: skipped without reading it whole"}
+    assert not compressed or (reads and all(0 < size <= 1001 for size in reads))  # never a whole line
+
+
+def test_overwrite_replaces_a_good_table_only_with_a_complete_import(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["import-amazon", str(REVIEWS), "--out", str(out)]) == 0
+    before = (out / "reviews.csv").read_bytes()
+    empty = _jsonl(tmp_path / "empty.jsonl", ["not a review"])
+    assert cli.main(["import-amazon", str(empty), "--out", str(out), "--overwrite"]) == 2
+    assert (out / "reviews.csv").read_bytes() == before  # the good table is still there
+    assert sorted(p.name for p in out.iterdir()) == ["import_report.txt", "reviews.csv"]

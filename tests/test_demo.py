@@ -5,6 +5,7 @@ module. Needs the demo extra (`pip install -e ".[demo,browser]"`) and Debian's `
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -175,7 +176,28 @@ def test_export_space_refuses_a_folder_that_is_not_empty(folder, tmp_path, capsy
     assert (
         cli.main(["demo", "--model", str(folder / "model"), "--export-space", str(tmp_path / "space")]) == 2
     )
-    assert "not empty" in capsys.readouterr().err
+    assert "exists already" in capsys.readouterr().err
+    assert (tmp_path / "space" / "mine.txt").read_text() == "x"
+
+
+def test_export_space_copies_only_the_listed_files_as_regular_files(folder, tmp_path, capsys):
+    """A file the manifest does not list (a link to a secret) stays behind; a listed file that links out of
+    the folder is refused; --overwrite replaces an earlier export only once the new one is complete."""
+    model = Path(shutil.copytree(folder / "model", tmp_path / "model"))
+    (tmp_path / "token").write_text("hf_secret")
+    (model / "notes.txt").symlink_to(tmp_path / "token")
+    space = tmp_path / "space"
+    space.mkdir()
+    (space / "old.txt").write_text("an earlier export")
+    assert cli.main(["demo", "--model", str(model), "--export-space", str(space), "--overwrite"]) == 0
+    copied = sorted(p.name for p in (space / "model").iterdir())
+    assert copied == ["README.md", "config.json", "manifest.json", "model.safetensors"]
+    assert not any(p.is_symlink() for p in space.rglob("*")) and not (space / "old.txt").exists()
+    assert "hf_secret" not in "".join(p.read_text(errors="replace") for p in space.rglob("*") if p.is_file())
+    (model / "config.json").rename(tmp_path / "config.json")
+    (model / "config.json").symlink_to(tmp_path / "config.json")
+    assert cli.main(["demo", "--model", str(model), "--export-space", str(tmp_path / "two")]) == 2
+    assert "outside the model folder" in capsys.readouterr().err and not (tmp_path / "two").exists()
 
 
 def test_bad_port_exits_2(capsys):

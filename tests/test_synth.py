@@ -201,5 +201,7 @@ def test_command_line_writes_identical_bytes_twice(tmp_path, capsys):
     assert len(first) == 111
     for path in first:
         assert path.read_bytes() == (tmp_path / "second" / path.relative_to(tmp_path / "first")).read_bytes()
-    cli.main(["make-data", "--out", str(tmp_path / "first"), "--n", "100", "--seed", "1", "--no-baselines"])
+    again = ["make-data", "--out", str(tmp_path / "first"), "--n", "100", "--seed", "1", "--no-baselines"]
+    assert cli.main(again) == 2  # the existing data set is not replaced by accident
+    assert cli.main([*again, "--overwrite"]) == 0
     assert len(list((tmp_path / "first" / "images").glob("*.png"))) == 100  # no stale photos left

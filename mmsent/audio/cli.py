@@ -42,9 +42,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 def cmd_make_calls(args: argparse.Namespace) -> int:
     from mmsent.audio.calls import generate_calls, summary, write_table
+    from mmsent.replace import replacing
 
     frame = generate_calls(args.n, args.seed)
-    write_table(frame, args.out / "calls.csv")
+    with replacing([args.out / "calls.csv"], args.overwrite) as work:
+        write_table(frame, work / "calls.csv")
     print(summary(frame))
     print(f"wrote {len(frame)} calls to {args.out / 'calls.csv'}")
     return 0
@@ -52,8 +54,10 @@ def cmd_make_calls(args: argparse.Namespace) -> int:
 
 def cmd_pretrain_audio(args: argparse.Namespace) -> int:
     from mmsent.audio.pretrain import pretrain_audio_encoder
+    from mmsent.replace import replacing
 
-    result = pretrain_audio_encoder(args.out, n=args.n, epochs=args.epochs, seed=args.seed)
+    with replacing([args.out], args.overwrite) as work:
+        result = pretrain_audio_encoder(work / args.out.name, n=args.n, epochs=args.epochs, seed=args.seed)
     print(json.dumps(result, indent=2))
     print(f"saved the audio encoder to {args.out}")
     return 0

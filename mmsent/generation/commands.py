@@ -32,7 +32,11 @@ def cmd_pretrain_generator(args: argparse.Namespace) -> int:
 
     chosen = {"steps": args.steps, "seed": args.seed}
     options = {key: value for key, value in chosen.items() if value is not None}
-    print(json.dumps(pretrain_generator(out_dir=args.out, **options), indent=2))
+    from mmsent.replace import replacing
+
+    with replacing([args.out], args.overwrite) as work:
+        result = pretrain_generator(out_dir=work / args.out.name, **options)
+    print(json.dumps(result, indent=2))
     return 0
 
 
