@@ -9,6 +9,10 @@ attention heat map over the photo, with examples from the bundled data pre-fille
 without a photo. Its one API endpoint, ``/predict`` (text, photo) -> (probabilities, gate, heat map),
 also answers `gradio_client`. `export_space` writes a folder that runs as a Hugging Face Space.
 
+Uploads: at most `UPLOAD_LIMIT` bytes (Gradio's ``max_file_size``, refused before they are stored), and
+the photo reaches the model as a file path that the kit opens itself (`mmsent.data.open_rgb`'s checks), so
+a file that is no image, a truncated one or a decompression bomb gets the kit's own message in the page.
+
 Gradio is an optional extra (``pip install -e ".[demo]"``); without it `require_gradio` says so.
 """
 
@@ -28,6 +32,7 @@ EXAMPLE_TEXT = "This phone is 🔥🔥🔥"
 EXAMPLES_FILE = "examples.json"
 INSTALL_HINT = 'pip install -e ".[demo]" in the mmsent checkout (or pip install "mmsent[demo]")'
 TITLE = "mmsent: review sentiment from text and photo"
+UPLOAD_LIMIT = 20_000_000  # bytes; as a photo URL's cap (mmsent.data.photo_store.MAX_PHOTO_BYTES)
 
 
 def require_gradio():
@@ -93,6 +98,11 @@ def heat_map_image(image, weights: np.ndarray, gate: float) -> np.ndarray:
     return pixels
 
 
+def _upload_path(payload) -> str | None:
+    """An upload's file path, undecoded (replaces `gr.Image.preprocess`: the kit opens the photo itself)."""
+    return None if payload is None else str(payload.path)
+
+
 def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, encoders=None):
     """The Gradio app (`gr.Blocks`) for the model in `model_dir`; `.launch()` serves it.
 
@@ -139,6 +149,7 @@ def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, e
                     sources=["upload"],
                     elem_id="photo",
                 )
+                photo.preprocess = _upload_path
                 button = gr.Button("Predict", variant="primary", elem_id="predict")
             with gr.Column():
                 label = gr.Label(label="Sentiment", elem_id="label")
@@ -166,6 +177,7 @@ def launch(
     folder = Path(examples_dir or tempfile.mkdtemp(prefix="mmsent-demo-"))
     examples = write_examples(folder) if REVIEWS_CSV.is_file() else None
     demo = build_demo(model_dir, examples)
+    launch_options.setdefault("max_file_size", UPLOAD_LIMIT)
     demo.launch(server_name=host, server_port=port, allowed_paths=[str(folder)], **launch_options)
     return demo
 
@@ -182,12 +194,12 @@ HERE = Path(__file__).resolve().parent
 if (HERE / "clip-offline").is_dir():  # the offline profile's CLIP travels with the Space
     os.environ.setdefault("MMSENT_DATA_DIR", str(HERE))
 
-from mmsent.demo import build_demo, read_examples  # noqa: E402
+from mmsent.demo import UPLOAD_LIMIT, build_demo, read_examples  # noqa: E402
 
 demo = build_demo(HERE / "model", read_examples(HERE / "examples"))
 
 if __name__ == "__main__":
-    demo.launch(allowed_paths=[str(HERE / "examples")])
+    demo.launch(allowed_paths=[str(HERE / "examples")], max_file_size=UPLOAD_LIMIT)
 '''
 
 

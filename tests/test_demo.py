@@ -24,6 +24,7 @@ from gradio_client import Client, handle_file  # noqa: E402  (comes with gradio)
 
 from mmsent import demo  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("MMSENT_CHROMIUM", "/usr/bin/chromium"))
 LABELS = ["negative", "positive"]
 
@@ -32,6 +33,9 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+TEST_UPLOAD_LIMIT = 200_000  # the served app's cap, sized for a test (the demo's own: demo.UPLOAD_LIMIT)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +59,7 @@ def server(folder):
         prevent_thread_lock=True,
         quiet=True,
         allowed_paths=[str(folder / "examples")],
+        max_file_size=TEST_UPLOAD_LIMIT,
     )
     yield f"http://127.0.0.1:{port}/"
     app.close()
@@ -78,6 +83,40 @@ def test_gradio_client_gets_label_probabilities_gate_and_heat_map(server, folder
     assert Image.open(heat).size == (440, 380)  # the heat map figure, drawn
     label, gate, heat = ask(server, "Love it, works perfectly.", None)
     assert heat is None and "No photo" in gate and label["label"] in LABELS
+
+
+def test_an_upload_that_is_no_usable_image_gets_the_kits_message(server, tmp_path):
+    """The kit opens the upload itself: a text file named .png, a decompression bomb and a cut-off PNG each
+    get the kit's message (what is wrong and what to do), not Gradio's bare "Error"."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("photo_server", ROOT / "bench" / "photo_server.py")
+    photo_server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(photo_server)
+    cases = {
+        "notes.png": (b"this is a text file, not a PNG", "not an image"),
+        "bomb.png": (photo_server.bomb_png(), "decompression bomb"),
+        "cut.png": (photo_server.noise_png(64)[:300], "truncated"),
+    }
+    for name, (data, problem) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(Exception, match=problem):
+            ask(server, "Great phone", tmp_path / name)
+
+
+def test_uploads_over_the_cap_are_refused_and_launch_sets_the_cap(server, tmp_path, monkeypatch):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG" + b"\x00" * (TEST_UPLOAD_LIMIT + 1000))
+    with pytest.raises(Exception, match="(?i)too large|max.*size|exceed"):
+        ask(server, "Great phone", big)
+    import gradio
+
+    launched = {}
+    monkeypatch.setattr(gradio.Blocks, "launch", lambda self, **options: launched.update(options))
+    monkeypatch.setattr(demo, "build_demo", lambda *a, **k: gradio.Blocks())
+    demo.launch(Path("model"), examples_dir=tmp_path / "examples")
+    assert launched["max_file_size"] == demo.UPLOAD_LIMIT
+    assert "max_file_size=UPLOAD_LIMIT" in demo.SPACE_APP  # the exported Space caps uploads the same way
 
 
 def test_a_blank_review_gets_an_error_on_the_page(server):
