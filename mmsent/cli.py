@@ -31,6 +31,7 @@ from mmsent import demo_cli, import_cli, kit_cli, validate
 from mmsent.audio import cli as audio_cli
 from mmsent.choices import PROFILES, SPLITS
 from mmsent.config import RunOptions, TrainConfig, flag_fields
+from mmsent.errors import UsageError
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
 from mmsent.replace import OVERWRITE_HELP, replacing
@@ -335,6 +336,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmsent.data import ReviewDataset, load_reviews
     from mmsent.heldout import load_split_record, rows_to_score
 
+    if args.robustness_dir is not None:  # before any scoring: a folder path that can be made
+        there = next(p for p in (args.robustness_dir, *args.robustness_dir.parents) if p.exists())
+        if not there.is_dir():
+            raise UsageError(f"--robustness-dir {args.robustness_dir}: {there} is a file; pass a folder.")
     training, model, labels, config = _load_model(args)
     record = load_split_record(args.model)
     table = load_reviews(

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     import torch
 
 REPO_URL = "https://github.com/mmsent-course/mmsent"
+# A GitHub repository address: an owner (letters, digits, inner hyphens, at most 39) and a name that is not
+# "." or ".." (letters, digits, . _ -).
+GITHUB_REPO = re.compile(r"https://github\.com/[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[\w.-]{1,100}")
 REPO_BRANCH = "main"
 COLAB_CLONE_DIR = "/content/mmsent"  # where the setup cell clones the repository on Colab
 INSTALLED_MARKER = ".mmsent-installed"  # written into the clone once pip has installed it
@@ -200,11 +203,13 @@ def retarget(repo_url: str, branch: str = REPO_BRANCH, root: str | Path = REPO_D
     """
     from mmsent.errors import UsageError
 
-    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repo_url):
+    if not GITHUB_REPO.fullmatch(repo_url):
         raise UsageError(f"repository address {repo_url!r}: give it as https://github.com/OWNER/NAME "
                          "(Colab opens notebooks from GitHub).")
-    if not re.fullmatch(r"[\w./-]+", branch):
-        raise UsageError(f"branch {branch!r}: use letters, digits and . _ / - only.")
+    if not re.fullmatch(r"[\w./-]+", branch) or ".." in branch or branch.startswith(("/", "-", ".")):
+        raise UsageError(
+            f"branch {branch!r}: use letters, digits and . _ / - only (no '..'; not first: / - .)."
+        )
     root = Path(root)
     changed = []
 

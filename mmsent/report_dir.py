@@ -30,7 +30,8 @@ def check_target(target: Path, overwrite: bool) -> None:
     """Raise `UsageError` if `target` cannot receive a new report (call before any work)."""
     if target.exists() and not target.is_dir():
         raise UsageError(f"--report-dir {target} is a file; pass a folder path.")
-    if target.exists() and not overwrite:
+    empty = target.is_dir() and not any(target.iterdir())  # nothing to lose: used as if new
+    if target.exists() and not overwrite and not empty:
         raise UsageError(
             f"--report-dir {target} already exists (an earlier run's report). Pass --overwrite to "
             "replace it whole, or choose another --report-dir."

@@ -95,8 +95,12 @@ def device(text: str) -> str:
 
 def review_text(text: str) -> str:
     """A review's text: not blank (training skips blank reviews, so no model has seen one)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError('is blank; pass the review\'s words, e.g. --text "Great lamp"')
+    from mmsent.data.problems import is_missing
+
+    if is_missing(text):
+        raise argparse.ArgumentTypeError(
+            'is blank (or only invisible characters); pass the review\'s words, e.g. --text "Great lamp"'
+        )
     return text
 
 

@@ -121,6 +121,11 @@ def test_course_command_points_badges_and_setup_cells_at_a_fork_and_back(checkou
 @pytest.mark.parametrize("argv, message", [
     (["--repo-url", "git@github.com:me/fork.git"], "give it as https://github.com/OWNER/NAME"),
     (["--repo-url", "https://github.com/me/fork", "--branch", "a b"], "branch 'a b'"),
+    (["--repo-url", "https://github.com/../.."], "give it as https://github.com/OWNER/NAME"),
+    (["--repo-url", "https://github.com/me/.."], "give it as https://github.com/OWNER/NAME"),
+    (["--repo-url", "https://github.com/-me/fork"], "give it as https://github.com/OWNER/NAME"),
+    (["--repo-url", "https://github.com/me/fork/tree/x"], "give it as https://github.com/OWNER/NAME"),
+    (["--repo-url", "https://github.com/me/fork", "--branch", "../main"], "branch '../main'"),
 ])
 def test_course_command_refuses_addresses_colab_cannot_open(checkout, capsys, argv, message):
     assert cli.main(["course", *argv, "--root", str(checkout)]) == 2

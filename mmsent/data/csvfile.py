@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from mmsent.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ def read_header(csv_path: Path) -> tuple[list[str], str]:
         raise DataError(
             f"Cannot read {csv_path}: {error.strerror or error}. Check the path and its permissions."
         ) from error
-    if not line.strip():
+    if not line.strip():  # blank or missing: no header
         raise DataError(
             f"{csv_path} is empty (not even a header row). Start it with the line text,image_path,label."
         )
@@ -52,8 +54,30 @@ def read_header(csv_path: Path) -> tuple[list[str], str]:
             logger.info(
                 "%s: no comma in the header; reading it as %s-separated", csv_path, DELIMITERS[delimiter]
             )
-    names = next(csv.reader([line], delimiter=delimiter))
+    # A header cell's surrounding spaces are not part of its name (" text" is the column text).
+    names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
     return names, delimiter
+
+
+def record_lines(csv_path: Path, rows: int) -> np.ndarray | None:
+    """`[rows]` the file line on which each data row starts (1 = the file's first line), counting the
+    blank lines that pandas skips and the extra lines of a quoted multi-line cell; None when the file's
+    records do not come out as `rows` rows (then rows are numbered as a spreadsheet would)."""
+    _, delimiter = read_header(csv_path)
+    starts, end, header_seen = [], 0, False
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # a blank line: pandas skips it
+                if header_seen:
+                    starts.append(start)
+                header_seen = True
+        except csv.Error:
+            return None
+    return np.array(starts) if len(starts) == rows else None
 
 
 def pandas_engine(csv_path: Path, chunk_bytes: int = 1 << 20) -> str:

@@ -1,13 +1,15 @@
 """The problems found in a review table: one record per problem, a readable report, one warning.
 
-`ProblemLog` addresses each problem by CSV row number (as a spreadsheet numbers it: the header is
-row 1) and review id; `describe_problems` turns the records into one line per kind of problem.
+`ProblemLog` addresses each problem by the file line its row starts on (the header is line 1 when the file
+starts with it; blank lines and the extra lines of a multi-line cell count, as in a text editor) and
+review id; `describe_problems` turns the records into one line per kind of problem.
 Rows that cannot be used are reported by count and id, never dropped silently.
 """
 
 from __future__ import annotations
 
 import logging
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +27,20 @@ PROBLEM_COLUMNS = ("row", "review_id", "column", "problem", "action", "detail")
 
 
 def is_missing(value: Any) -> bool:
-    """None, NaN or a blank / whitespace-only string."""
+    """None, NaN or a string with nothing visible: blank, whitespace, or only invisible format and
+    control characters (a zero-width space U+200B, a byte-order mark U+FEFF, ...)."""
     if isinstance(value, str):
-        return not value.strip()
+        return all(char.isspace() or unicodedata.category(char) in ("Cf", "Cc") for char in value)
     return value is None or bool(pd.isna(value))
 
 
 class ProblemLog:
     """Collects one record per problem, addressed by CSV row number and review id."""
 
-    def __init__(self, raw: pd.DataFrame) -> None:
-        self.rows = np.arange(len(raw)) + 2  # the header is row 1 in a spreadsheet
+    def __init__(self, raw: pd.DataFrame, lines: np.ndarray | None = None) -> None:
+        """`lines`: `[rows]` the file line each row starts on (`mmsent.data.csvfile.record_lines`); None
+        numbers them as a spreadsheet does (the header is row 1)."""
+        self.rows = lines if lines is not None else np.arange(len(raw)) + 2
         ids = raw["review_id"] if "review_id" in raw.columns else pd.Series([None] * len(raw))
         self.review_ids = [
             rid if not is_missing(rid) else f"row{row}" for rid, row in zip(ids, self.rows, strict=True)

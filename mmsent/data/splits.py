@@ -37,9 +37,13 @@ def split_table(
     source = "split column" if "split" in frame.columns else f"val_frac={val_frac}, test_frac={test_frac}"
     for name, part in parts.items():
         if part.empty and fractions[name] > 0:
+            fix = (
+                "mark some rows with that split, or drop the split column for a random split"
+                if "split" in frame.columns
+                else "or raise val_frac / test_frac"
+            )
             raise DataError(
-                f"The '{name}' split would be empty ({len(frame)} usable rows, {source}). Add reviews, "
-                "mark some rows with that split, or drop the split column for a random split."
+                f"The '{name}' split would be empty ({len(frame)} usable rows, {source}). Add reviews, {fix}."
             )
     _warn_missing_classes(frame, parts)
     return {name: part.reset_index(drop=True) for name, part in parts.items()}

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmsent.data.csvfile import check_header, pandas_engine, read_header
+from mmsent.data.csvfile import check_header, pandas_engine, read_header, record_lines
 from mmsent.data.images import DataError, ImageProblem, check_image
 from mmsent.data.labels import LabelVocab, label_name, merge_case_variants
 from mmsent.data.photo_paths import resolve_image_path
@@ -137,7 +137,7 @@ def load_reviews(
     if raw.empty:
         raise DataError(f"{csv_path} has a header but no reviews. Add one review per row below the header.")
     root = Path(os.path.normpath(Path(root if root is not None else csv_path.parent).absolute()))
-    log = ProblemLog(raw)
+    log = ProblemLog(raw, record_lines(csv_path, len(raw)))
 
     usable = _rows_with_text(raw, log)
     if "label" in raw.columns:
@@ -200,10 +200,17 @@ def _read_csv(csv_path: Path, columns: Mapping[str, str] | None) -> pd.DataFrame
         raise DataError(
             f"{csv_path} is empty (not even a header row). Start it with the line text,image_path,label."
         ) from error
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise DataError(
             f"{csv_path} is not a readable UTF-8 CSV ({error}). Re-save it as 'CSV UTF-8'."
         ) from error
+    except pd.errors.ParserError as error:  # the encoding is fine: the CSV's structure is not
+        raise DataError(
+            f"{csv_path} cannot be read as a table ({str(error).strip()}): a row has more cells than the "
+            "header, or a quote is not closed. Fix that line: put a cell that holds the delimiter or a "
+            'line break in double quotes ("..."), and double a quote inside one ("").'
+        ) from error
+    raw.columns = [str(name).strip() for name in raw.columns]  # as read_header names them
     raw = raw.rename(columns=dict(columns or {}))
     # Numeric extra columns (rating, price, ...) get their usual dtypes back.
     for name in raw.columns.difference(STRING_COLUMNS):
