@@ -18,6 +18,7 @@ import pandas as pd
 from mmsent.checkpoint_check import SPLIT_FILE, read_json
 from mmsent.data import DataError, ReviewTable
 from mmsent.manifest import sha256_file
+from mmsent.model_folder import folder_file
 
 
 def split_record(table: ReviewTable, splits: dict[str, pd.DataFrame], seed: int) -> dict[str, Any]:
@@ -54,7 +55,9 @@ def save_split_record(
 def load_split_record(checkpoint: Path) -> dict[str, Any] | None:
     """The checkpoint's split record, or None when it has none (a checkpoint saved outside `train`)."""
     path = checkpoint / SPLIT_FILE
-    return read_json(path) if path.exists() else None
+    if not (path.exists() or path.is_symlink()):
+        return None
+    return read_json(folder_file(checkpoint, SPLIT_FILE))  # a regular file inside the folder
 
 
 def rows_to_score(table: ReviewTable, split: str, record: dict[str, Any] | None) -> tuple[pd.DataFrame, str]:

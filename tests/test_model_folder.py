@@ -224,3 +224,12 @@ def test_a_mistyped_local_path_is_not_sent_to_the_hub(tmp_path, monkeypatch):
                    r"did not answer.*Did you mean reports/model")
     with pytest.raises(CheckpointError, match=unreachable):
         MultimodalSentimentModel.from_pretrained("reportz/model")
+
+
+def test_split_json_linking_out_of_the_folder_is_refused(copy, tmp_path):
+    from mmsent.heldout import load_split_record
+
+    (tmp_path / "secret.json").write_text('{"token": "hf_secret"}')
+    (copy / "split.json").symlink_to(tmp_path / "secret.json")
+    with pytest.raises(CheckpointError, match="outside the model folder"):
+        load_split_record(copy)
