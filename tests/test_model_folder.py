@@ -233,3 +233,21 @@ def test_split_json_linking_out_of_the_folder_is_refused(copy, tmp_path):
     (copy / "split.json").symlink_to(tmp_path / "secret.json")
     with pytest.raises(CheckpointError, match="outside the model folder"):
         load_split_record(copy)
+
+
+def test_a_hub_endpoint_on_a_private_address_is_refused_by_the_download_policy(tmp_path, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    def no_download(*_, local_files_only=False, **__):
+        assert local_files_only, "asked the hub"
+        raise FileNotFoundError("not in the cache")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_download)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://10.255.255.1")  # HF_ENDPOINT set to a private host
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("MMSENT_ALLOW_PRIVATE_URLS", raising=False)
+    with pytest.raises(CheckpointError, match=r"me/model: the hub address .* private address.*MMSENT_ALLOW"):
+        MultimodalSentimentModel.from_pretrained("me/model")
