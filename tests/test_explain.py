@@ -116,11 +116,13 @@ def test_integrated_gradients_is_exactly_zero_on_grey_patches_and_sums_to_the_lo
     assert relevance.sum() == pytest.approx(change, rel=0.05)  # completeness
 
 
-def test_the_random_map_is_seeded_and_says_nothing(one_patch):
+def test_the_random_map_is_seeded_by_the_photo_and_says_nothing(one_patch):
     model, review = one_patch
-    first, again = METHODS["random"](model, review, 0), METHODS["random"](model, review, 0)
+    first, again = METHODS["random"](model, review, 0), METHODS["random"](model, review, 1)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, METHODS["random"](model, review, 0, seed=1))
+    other_photo = review._replace(pixel_values=review.pixel_values.flip(-1))
+    assert not np.array_equal(first, METHODS["random"](model, other_photo, 0))
 
 
 def test_scores_of_a_map_on_the_damage_and_of_one_beside_it():

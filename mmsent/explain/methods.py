@@ -16,7 +16,7 @@ mass on the damage).
                           probability (the model's own change in prediction)
     attention_rollout     the cross-attention carried down through the image tower by attention
                           rollout (Abnar & Zuidema 2020): which input patches the attended tokens mix
-    random_map            a seeded random map: the baseline every score is compared with
+    random_map            a random map seeded by the photo: the baseline every score is compared with
 
 "Grey" is 0 in the image processor's normalised pixels: the mean colour CLIP was trained with.
 Captum is one of the kit's dependencies; in an environment that lacks it, `require_captum` says how to add it.
@@ -26,6 +26,7 @@ Shapes: P = patches, C = classes, H = W = the processed photo's side, N = photos
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -262,8 +263,12 @@ def _self_attention(attention_layer: nn.Module, hidden: Tensor) -> Tensor:
 
 
 def random_map(model: nn.Module, review: Review, target: int, seed: int = 0) -> np.ndarray:
-    """A random map [P] (uniform numbers from `seed`): no information at all, the chance baseline."""
-    return np.random.default_rng(seed).random(model.encoders.num_patches)
+    """A random map [P] (uniform numbers): no information at all, the chance baseline.
+
+    Seeded by `seed` and the photo's pixels: the same for every model, another one for every photo.
+    """
+    pixels = zlib.crc32(review.pixel_values.detach().cpu().numpy().tobytes())
+    return np.random.default_rng([seed, pixels]).random(model.encoders.num_patches)
 
 
 METHODS: dict[str, Callable[[nn.Module, Review, int], np.ndarray]] = {

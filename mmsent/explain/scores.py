@@ -68,7 +68,7 @@ def curve_auc(curve: np.ndarray) -> float:
     return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
 
 
-def randomized(model: nn.Module, part: str, seed: int = 0) -> nn.Module:
+def randomized(model: nn.Module, part: str, seed: int = 1234) -> nn.Module:
     """A copy of `model` with `part` re-initialised from `seed`: "head" (every layer that is not an
     encoder: cross-attention, projections, classifier) or "head + tower" (the image encoder too).
 
