@@ -224,6 +224,12 @@ def _parser() -> argparse.ArgumentParser:
         "(on the damage masks where the bundled data has them, faithfulness and a sanity check everywhere); "
         "writes the table and a gallery to explanations/ beside the --model folder",
     )
+    evaluate.add_argument(
+        "--explain-reviews",
+        type=validate.positive_int,
+        default=64,
+        help="how many reviews --explanations explains and scores (default 64)",
+    )
     evaluate.add_argument("--device", **DEVICE_ARG)
 
     predict = commands.add_parser(
@@ -354,7 +360,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.explanations:
         from mmsent.explain.report import write_explanations
 
-        write_explanations(model, dataset.frame, dataset.image_paths, args.model.parent / "explanations")
+        out = args.model.parent / "explanations"
+        write_explanations(model, dataset.frame, dataset.image_paths, out, limit=args.explain_reviews)
     return 0
 
 

@@ -10,13 +10,19 @@ grey everywhere but patch `HOT` then has exactly one patch that matters: every m
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from mmsent import cli
+from mmsent.data.synth import generate_reviews
 from mmsent.encoders import clip_image_outputs, load_encoders
 from mmsent.explain import METHODS, Review, as_weights
 from mmsent.explain.methods import logits_fn
+from mmsent.explain.run import COLUMNS, NO_TRUTH
 from mmsent.explain.scores import (
     curve_auc,
     deletion_curve,
@@ -171,3 +177,54 @@ def test_randomizing_the_head_changes_the_attention_but_not_the_random_map(one_p
     assert np.isnan(rank_correlation(np.zeros(64), np.arange(64)))
     with pytest.raises(ValueError, match="part"):
         randomized(model, "everything")
+
+
+@pytest.fixture(scope="module")
+def bundled_kind(tmp_path_factory):
+    """A tiny-profile fusion model trained one epoch on 100 generated reviews (photos with masks)."""
+    folder = tmp_path_factory.mktemp("explain")
+    generate_reviews(n=100, seed=0, out_dir=folder / "data")
+    argv = ["train", "--data", str(folder / "data" / "reviews.csv"), "--profile", "tiny", "--epochs", "1",
+            "--batch-size", "16", "--models", "fusion,text_only", "--report-dir", str(folder / "r"),
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    return folder
+
+
+def test_evaluate_explanations_writes_the_table_and_the_gallery(bundled_kind, capsys):
+    argv = ["evaluate", "--model", str(bundled_kind / "r" / "model"), "--data",
+            str(bundled_kind / "data" / "reviews.csv"), "--split", "all", "--explanations",
+            "--explain-reviews", "2"]
+    assert cli.main(argv) == 0
+    out = bundled_kind / "r" / "explanations"
+    table = pd.read_csv(out / "explanations.csv", index_col="method")
+    assert list(table.index) == list(METHODS) and list(table.columns) == list(COLUMNS)
+    assert table["pointing game"].between(0, 1).all() and (table["lift"] >= 0).all()  # masks were found
+    assert table.loc["random", "AUC below random"] == 0
+    assert table.loc["random", "rank corr. head re-init"] == pytest.approx(1.0)
+    summary = json.loads((out / "explanations.json").read_text())
+    assert len(summary["reviews"]) == 2 and summary["note"] == ""
+    for picture in ("gallery.png", "deletion.png", "sanity.png"):
+        assert (out / picture).stat().st_size > 10_000, picture
+    assert "| attention rollout |" in capsys.readouterr().out
+
+
+def test_explanations_of_other_data_skip_the_truth_and_say_why(bundled_kind, tiny_csv, capsys):
+    from mmsent.explain.report import write_explanations
+    from mmsent.models import MultimodalSentimentModel
+
+    model = MultimodalSentimentModel.from_pretrained(bundled_kind / "r" / "model")
+    csv = tiny_csv(n=4)  # plain coloured squares: no generator wrote them, so no masks
+    frame = pd.read_csv(csv)
+    paths = [str(csv.parent / path) for path in frame["image_path"]]
+    explained = write_explanations(model, frame, paths, bundled_kind / "other", limit=2, progress=False)
+    assert explained.note == NO_TRUTH and "need the truth" in capsys.readouterr().out
+    assert explained.table["pointing game"].isna().all() and explained.table["deletion AUC"].notna().all()
+
+
+def test_a_text_only_model_has_no_photo_to_explain(bundled_kind, capsys):
+    argv = ["evaluate", "--model", str(bundled_kind / "r" / "model_text_only"), "--data",
+            str(bundled_kind / "data" / "reviews.csv"), "--explanations", "--explain-reviews", "1"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: --explanations" in err and "text-only" in err and "Traceback" not in err
