@@ -3,6 +3,7 @@
     explanation_gallery(explained)      the same reviews under every method, on one colour scale
     deletion_plot(explained)            mean deletion curve per method, random order included
     sanity_plot(explained)              mean rank correlation after each re-initialisation, per method
+    method_beside_attention(model, text, photo, method)   one review: attention and a method's map (the demo)
     write_explanations(model, frame, image_paths, out_dir)   table (CSV + Markdown) and the three PNGs
 """
 
@@ -15,11 +16,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from PIL import Image
 from torch import nn
 
 from mmsent import viz
 from mmsent.errors import UsageError
-from mmsent.explain.methods import as_weights
+from mmsent.explain.methods import METHODS, as_weights, predicted_class, prepare_review
 from mmsent.explain.run import COLUMNS, Explained, explain_reviews
 from mmsent.explain.scores import PARTS
 
@@ -80,6 +82,24 @@ def sanity_plot(explained: Explained, ax=None):
            title="Sanity check (Adebayo et al.): does the map change when the model does?")
     ax.legend(fontsize=8)
     return ax
+
+
+def method_beside_attention(model: nn.Module, text: str, photo: Image.Image, method: str,
+                            classes: Sequence[str] | None = None):
+    """One review's attention and `method`'s map (`METHODS`), side by side on one colour scale, for the
+    class the model predicts (named from `classes` when given). -> a matplotlib figure."""
+    if method not in METHODS:
+        raise UsageError(f"unknown explanation method {method!r}; choose one of {', '.join(METHODS)}")
+    review = prepare_review(model, text, photo)
+    target = predicted_class(model, review)
+    weights = [as_weights(METHODS[name](model, review, target)) for name in ("attention", method)]
+    vmax = max(float(w.max()) * w.size for w in weights)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.9), layout="constrained")
+    for ax, name, w in zip(axes, ("attention", method), weights, strict=True):
+        viz.show_attention(photo, w, ax=ax, vmax=vmax, title=name)
+    fig.colorbar(axes[0].images[-1], ax=axes, label=MAP_LABEL, shrink=0.9)
+    fig.suptitle(f"Evidence for {classes[target] if classes else f'class {target}'!r}, bright = more")
+    return fig
 
 
 def markdown_table(table: pd.DataFrame) -> str:
