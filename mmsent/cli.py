@@ -231,6 +231,19 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="where the robustness table and plot go (default: robustness/ beside the --model folder)",
     )
+    evaluate.add_argument(
+        "--explanations",
+        action="store_true",
+        help="also explain the model's predictions over the photo's patches with six methods and score them "
+        "(on the damage masks where the bundled data has them, faithfulness and a sanity check everywhere); "
+        "writes the table and a gallery to explanations/ beside the --model folder",
+    )
+    evaluate.add_argument(
+        "--explain-reviews",
+        type=validate.positive_int,
+        default=64,
+        help="how many reviews --explanations explains and scores (default 64)",
+    )
     evaluate.add_argument("--device", **DEVICE_ARG)
 
     predict = commands.add_parser(
@@ -364,6 +377,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         out = args.robustness_dir or args.model.parent / "robustness"
         write_robustness(args.model, model, config, frame, out)
+    if args.explanations:
+        from mmsent.explain.report import write_explanations
+
+        out = args.model.parent / "explanations"
+        write_explanations(model, dataset.frame, dataset.image_paths, out, limit=args.explain_reviews)
     return 0
 
 

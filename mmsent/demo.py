@@ -4,7 +4,8 @@
     demo = build_demo("reports/latest/model"); demo.launch()    # the same, from Python or a notebook
 
 The page shows the label, the class probabilities, the gate (how much the photo was used) and the
-attention heat map over the photo, with examples from the bundled data pre-filled: the burnt
+attention heat map over the photo (and, on request, the map of another explanation method
+beside it: `mmsent.explain`), with examples from the bundled data pre-filled: the burnt
 "This phone is 🔥🔥🔥" and its intact twin (the same photo redrawn without the burn), and a review
 without a photo. Its one API endpoint, ``/predict`` (text, photo) -> (probabilities, gate, heat map),
 also answers `gradio_client`. `export_space` writes a folder that runs as a Hugging Face Space.
@@ -92,6 +93,13 @@ def heat_map_image(image, weights: np.ndarray, gate: float) -> np.ndarray:
     show_attention(image, weights, ax=ax, title=f"Attention over the photo (gate {gate:.2f})")
     ax.set(xlabel="bright = the patches the review looked at", ylabel="photo")
     fig.colorbar(ax.images[-1], ax=ax, label=ATTENTION_LABEL.replace(", in", ",\nin"), shrink=0.9)
+    return figure_pixels(fig)
+
+
+def figure_pixels(fig) -> np.ndarray:
+    """A matplotlib figure drawn as an RGB array [height, width, 3]; the figure is closed."""
+    from matplotlib import pyplot as plt
+
     fig.canvas.draw()
     pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     plt.close(fig)
@@ -111,10 +119,14 @@ def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, e
     `CheckpointError` when `model_dir` is not a model folder.
     """
     gr = require_gradio()
+    from mmsent.data import open_rgb
+    from mmsent.explain import METHODS
+    from mmsent.explain.report import method_beside_attention
     from mmsent.models import MultimodalSentimentModel
     from mmsent.viz import explain_review
 
     model = MultimodalSentimentModel.from_pretrained(model_dir, encoders=encoders)
+    methods = [name for name in METHODS if name not in ("attention", "random")]  # shown beside the attention
     labels = model.config.label_encoder()
 
     def predict(text: str, photo: str | None):
@@ -132,6 +144,15 @@ def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, e
             gate,
             heat_map_image(explanation.image, explanation.attention, explanation.gate),
         )
+
+    def explain(text: str, photo: str | None, method: str):
+        if not text or not text.strip() or photo is None or not model.uses_image:
+            raise gr.Error("Type a review and add its photo: these methods explain what a photo adds.")
+        try:
+            figure = method_beside_attention(model, text, open_rgb(photo), method, labels.classes)
+        except MmsentError as error:
+            raise gr.Error(str(error)) from error
+        return figure_pixels(figure)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(
@@ -157,9 +178,15 @@ def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, e
                 heat = gr.Image(
                     label="Attention heat map", type="numpy", interactive=False, elem_id="heatmap"
                 )
+                method = gr.Dropdown(methods, value="occlusion", label="Explanation method",
+                                     elem_id="method")
+                explain_button = gr.Button("Explain with this method", elem_id="explain")
+                beside = gr.Image(label="The method's map beside the attention", type="numpy",
+                                  interactive=False, elem_id="explanation")
         if examples:
             gr.Examples(examples=examples, inputs=[text, photo], label="Examples from the bundled data")
         button.click(predict, inputs=[text, photo], outputs=[label, gate, heat], api_name="predict")
+        explain_button.click(explain, inputs=[text, photo, method], outputs=[beside], api_name="explain")
     return demo
 
 

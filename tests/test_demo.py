@@ -254,3 +254,14 @@ def test_examples_are_the_burnt_phone_and_its_intact_twin(folder):
     burnt, intact = (np.asarray(Image.open(e[1]), dtype=int) for e in examples[:2])
     differs = np.abs(burnt - intact).sum(-1) > 30
     assert 0.005 < differs.mean() < 0.5  # the same photo but for the burn
+
+
+def test_the_explain_endpoint_draws_a_chosen_method_beside_the_attention(server, folder):
+    client = Client(server, verbose=False)
+    burnt = handle_file(str(folder / "examples" / "phone_burnt.png"))
+    picture = client.predict(demo.EXAMPLE_TEXT, burnt, "occlusion", api_name="/explain")
+    from PIL import Image
+
+    assert Image.open(picture).size == (800, 390)  # two panels, drawn
+    with pytest.raises(Exception, match="add its photo"):
+        client.predict(demo.EXAMPLE_TEXT, None, "occlusion", api_name="/explain")

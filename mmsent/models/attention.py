@@ -120,6 +120,9 @@ class CrossModalAttention(nn.Module):
         self.out = nn.Linear(dim, dim)
         self.dropout = nn.Dropout(dropout)
         self.gate = nn.Sequential(nn.Linear(2 * dim, dim), nn.ReLU(), nn.Linear(dim, 1))
+        # An identity with a name: hooks (Captum's layer attributions, `mmsent.explain`) read the
+        # weights [B, heads, 1, P] and their gradient here. No parameters, so checkpoints do not change.
+        self.attention_tap = nn.Identity()
 
     def forward(
         self, text: Tensor, patches: Tensor, image_present: Tensor | None = None
@@ -134,7 +137,7 @@ class CrossModalAttention(nn.Module):
         v = self.value(patches).view(batch, num_patches, self.num_heads, head_dim).transpose(1, 2)
 
         scores = q @ k.transpose(-2, -1) / math.sqrt(head_dim)  # [B, heads, 1, P]
-        weights = scores.softmax(dim=-1)  # [B, heads, 1, P]
+        weights = self.attention_tap(scores.softmax(dim=-1))  # [B, heads, 1, P]
         attended = weights @ v  # [B, heads, 1, head_dim]
         head_weights = weights.squeeze(2)  # [B, heads, P]
         attended = self.dropout(self.out(attended.transpose(1, 2).reshape(batch, dim)))  # [B, dim]

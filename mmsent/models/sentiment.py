@@ -202,8 +202,7 @@ class MultimodalSentimentModel(PretrainedMixin, nn.Module):
         instead of input_ids: only the trainable top layers then run.
         -> SentimentOutput(logits [B, C], attention_weights [B, P] | None, gate [B, 1] | None)
         """
-        parts: list[Tensor] = []
-        query = None
+        pooled = None
         if self.uses_text:
             if input_ids is None and text_states is None:
                 raise ValueError(f"mode={self.mode!r} needs input_ids (and attention_mask).")
@@ -214,6 +213,27 @@ class MultimodalSentimentModel(PretrainedMixin, nn.Module):
             else:
                 frozen = frozen_layer_count(self)
                 pooled = top_text_features(self.text_model, text_states, attention_mask, frozen)
+        return self.classify(pooled, pixel_values, image_present, image_embeds, patch_tokens)
+
+    def classify(
+        self,
+        pooled: Tensor | None,
+        pixel_values: Tensor | None = None,
+        image_present: Tensor | None = None,
+        image_embeds: Tensor | None = None,
+        patch_tokens: Tensor | None = None,
+    ) -> SentimentOutput:
+        """Everything above the text encoder: `forward` once the text is pooled.
+
+        pooled [B, text_dim], the text encoder's masked mean (None in image_only mode); images as
+        for `forward`. Explanations (`mmsent.explain`) call it to pool a review's text once and
+        vary only its photo. -> SentimentOutput
+        """
+        parts: list[Tensor] = []
+        query = None
+        if self.uses_text:
+            if pooled is None:
+                raise ValueError(f"mode={self.mode!r} needs the pooled text.")
             parts.append(self.text_proj(pooled))
             query = pooled
         if not self.uses_image:
