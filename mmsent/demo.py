@@ -249,8 +249,8 @@ def export_space(model_dir: Path, out_dir: Path, overwrite: bool = False) -> Pat
 
 def _write_space(profile: str, model_dir: Path, out_dir: Path, gr) -> None:
     from mmsent.course import REPO_BRANCH, REPO_URL
+    from mmsent.manifest import copy_listed_files
     from mmsent.model_card import CARD_FILE
-    from mmsent.model_folder import copy_listed_files
 
     copy_listed_files(model_dir, out_dir / "model", extra=(CARD_FILE,))
     if profile == "offline":

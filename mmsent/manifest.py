@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from mmsent.errors import CheckpointError
+from mmsent.model_folder import folder_file, hub_cache_root, manifest_entries, read_small_json
 
 MANIFEST_FILE = "manifest.json"
 _CHUNK = 1 << 20
@@ -57,8 +59,6 @@ def verify_manifest(
     is missing, not a regular file inside `root` (default `folder`: `mmsent.model_folder.folder_file`),
     of another size (checked before it is read) or content.
     """
-    from mmsent.model_folder import folder_file, manifest_entries, read_small_json
-
     folder = Path(folder)
     redo = "Train again to write a complete folder (or copy the whole folder, not single files)."
     if not (folder / MANIFEST_FILE).exists():
@@ -84,3 +84,16 @@ def verify_manifest(
                 f"{path} does not match its SHA-256 in {MANIFEST_FILE}: damaged, or from another run. {redo}"
             )
     return files
+
+
+def copy_listed_files(folder: Path, destination: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """Copy the files `folder`'s manifest lists, the manifest and the `extra` names that exist (e.g. the
+    model card) into a new `destination`, as regular files (a link's target is checked to stay inside the
+    folder, then its bytes copied); any other file of the folder stays behind. Returns the names copied."""
+    root = hub_cache_root(folder)
+    names = [*verify_manifest(folder, root=root), MANIFEST_FILE]
+    names += [name for name in extra if (folder / name).exists() or (folder / name).is_symlink()]
+    destination.mkdir(parents=True)
+    for name in names:
+        shutil.copyfile(folder_file(folder, name, root), destination / name)
+    return names

@@ -24,7 +24,6 @@ import json
 import math
 import os
 import re
-import shutil
 import stat
 import struct
 import types
@@ -289,17 +288,3 @@ def hub_cache_root(folder: Path) -> Path | None:
         return real.parent.parent
     return None
 
-
-def copy_listed_files(folder: Path, destination: Path, extra: tuple[str, ...] = ()) -> list[str]:
-    """Copy the files `folder`'s manifest lists, the manifest and the `extra` names that exist (e.g. the
-    model card) into a new `destination`, as regular files (a link's target is checked to stay inside the
-    folder, then its bytes copied); any other file of the folder stays behind. Returns the names copied."""
-    from mmsent.manifest import MANIFEST_FILE, verify_manifest
-
-    root = hub_cache_root(folder)
-    names = [*verify_manifest(folder, root=root), MANIFEST_FILE]
-    names += [name for name in extra if (folder / name).exists() or (folder / name).is_symlink()]
-    destination.mkdir(parents=True)
-    for name in names:
-        shutil.copyfile(folder_file(folder, name, root), destination / name)
-    return names

@@ -18,10 +18,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mmsent"
 
 LAYERS: list[list[str]] = [
     # the bottom: no mmsent imports but these
-    ["mmsent", "errors", "paths", "choices", "config", "runtime", "progress", "compat"],
-    ["manifest", "report_dir", "cache"],
+    ["mmsent", "errors", "paths", "choices", "config", "runtime", "progress", "compat", "replace",
+     "interrupts"],
+    ["model_folder", "manifest", "report_dir", "cache"],
     # data: tables, photos, labels, splits, datasets; the synthetic sets and importers that make them
-    ["data.csvfile", "data.images", "data.photo_paths", "data.photo_store", "data.labels", "data.problems",
+    ["data.csvfile", "data.images", "data.photo_paths", "data.url_policy", "data.photo_store",
+     "data.labels", "data.problems",
      "data.table", "data.splits", "data.dataset", "data",
      "data.synth.vocabulary", "data.synth.allocation", "data.synth.canvas", "data.synth.products",
      "data.synth.damage", "data.synth.photos", "data.synth.captions", "data.synth.texts",
@@ -29,7 +31,7 @@ LAYERS: list[list[str]] = [
     ["encoders"],
     # checks and set-up: they read environment and encoders, nothing that trains
     ["validate", "doctor", "course"],
-    ["model_card", "checkpoint_check", "hub"],
+    ["model_source", "model_card", "checkpoint_check", "hub"],
     ["text_cache", "features",
      "audio", "audio.voice", "audio.spans", "audio.calls", "audio.features", "audio.encoder",
      "audio.pretrain", "audio.store"],
