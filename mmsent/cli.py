@@ -27,46 +27,22 @@ import os
 import sys
 from pathlib import Path
 
-from mmsent import demo_cli, import_cli, kit_cli, validate
+from mmsent import demo_cli, import_cli, kit_cli, predict_cli, validate
 from mmsent.audio import cli as audio_cli
 from mmsent.choices import PROFILES, SPLITS
+from mmsent.cli_common import (
+    COLUMNS_HELP,
+    DEVICE_ARG,
+    MODEL_ARG,
+    OFFLINE_ARG,
+    OUTSIDE_PATHS_ARG,
+    PHOTO_DIR_ARG,
+    load_model,
+    photo_store,
+)
 from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
-
-MODEL_ARG = dict(
-    type=Path,
-    dest="model",
-    default=Path("reports/latest/model"),
-    help="model folder written by train (its report's model/; default reports/latest/model), or a "
-    "Hugging Face hub id owner/name; --checkpoint is the older name of this flag",
-)
-DEVICE_ARG = dict(
-    type=validate.device,
-    default=None,
-    help="cpu, cuda, cuda:1, mps (default: MMSENT_DEVICE, else the best available)",
-)
-OUTSIDE_PATHS_ARG = dict(
-    action="store_true",
-    help="accept photos whose real path (symlinks resolved) is outside the CSV's folder "
-    "(default: refuse them)",
-)
-PHOTO_DIR_ARG = dict(
-    type=Path,
-    default=None,
-    help="folder where photo URLs (http:// and https:// in image_path) are downloaded to, once "
-    "(default: the photos/ folder of the feature cache, MMSENT_CACHE_DIR)",
-)
-OFFLINE_ARG = dict(
-    action="store_true",
-    help="download no photo URL: use the photos already in the photo folder and report the rows whose "
-    "photo would need a download (they are kept text-only)",
-)
-COLUMNS_HELP = (
-    "rename your CSV's columns as it is read, YOUR_NAME=OUR_NAME separated by commas, e.g. "
-    "reviewText=text,photo=image_path,sentiment=label,asin=review_id (the file is not changed)"
-)
-
 
 # The argparse type of each `TrainConfig` flag (its default and help come from the field).
 CONFIG_FLAG_TYPES = {
@@ -219,18 +195,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--device", **DEVICE_ARG)
 
-    predict = commands.add_parser(
-        "predict",
-        help="label one review (text + optional photo)",
-        description="Print the label, class probabilities and image gate for one review.",
-    )
-    predict.add_argument("--model", "--checkpoint", **MODEL_ARG)
-    predict.add_argument("--text", type=validate.review_text, required=True, help="the review's text")
-    predict.add_argument(
-        "--image", type=validate.photo, default=None, help="path of the product photo (optional)"
-    )
-    predict.add_argument("--device", **DEVICE_ARG)
-
     clip = commands.add_parser(
         "pretrain-clip",
         help="train the offline profile's small CLIP model",
@@ -263,6 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--no-baselines", action="store_true", help="skip the scikit-learn leak checks printed at the end"
     )
+    predict_cli.add_parsers(commands)
     import_cli.add_parsers(commands)
     kit_cli.add_parsers(commands)
     generation_commands.add_parsers(commands)
@@ -307,7 +272,7 @@ def _train(args: argparse.Namespace, report: Path) -> int:
         teach_attention=config.attention_loss_weight > 0,
         progress=not args.no_progress,
     )
-    train_and_report(config, options, report, photos=_photo_store(args))
+    train_and_report(config, options, report, photos=photo_store(args))
     return 0
 
 
@@ -320,14 +285,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmsent.data import ReviewDataset, load_reviews
     from mmsent.heldout import load_split_record, rows_to_score
 
-    training, model, labels, config = _load_model(args)
+    training, model, labels, config = load_model(args)
     record = load_split_record(args.model)
     table = load_reviews(
         args.data,
         label_encoder=labels,
         columns=args.columns,
         allow_outside_paths=args.allow_outside_paths,
-        photos=_photo_store(args),
+        photos=photo_store(args),
     )
     frame, which = rows_to_score(table, args.split, record)
     print(f"scoring {which}", file=sys.stderr)
@@ -345,35 +310,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         out = args.robustness_dir or args.model.parent / "robustness"
         write_robustness(args.model, model, config, frame, out)
     return 0
-
-
-def _photo_store(args: argparse.Namespace):
-    """The photo store that --photo-dir, --offline and --no-progress describe."""
-    from mmsent.data.photo_store import PhotoStore
-
-    return PhotoStore(args.photo_dir, offline=args.offline, progress=not getattr(args, "no_progress", False))
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    training, model, labels, config = _load_model(args)
-    result = training.predict_reviews(model, [args.text], [args.image], labels, config)
-    probabilities = {
-        name: round(float(p), 4) for name, p in zip(labels.classes, result.probabilities[0], strict=True)
-    }
-    answer = {"label": labels.classes[result.labels[0]], "probabilities": probabilities}
-    if result.gate is not None:
-        answer["gate"] = round(float(result.gate[0]), 4)
-    print(json.dumps(answer, indent=2, ensure_ascii=False))
-    return 0
-
-
-def _load_model(args: argparse.Namespace):
-    """(the train module, the model of --model, its labels, its training recipe) for evaluate / predict."""
-    from mmsent import train as training
-    from mmsent.models import MultimodalSentimentModel
-
-    model = MultimodalSentimentModel.from_pretrained(args.model, device=args.device)
-    return training, model, model.config.label_encoder(), training.TrainConfig.from_dict(model.config.recipe)
 
 
 def cmd_pretrain_clip(args: argparse.Namespace) -> int:
@@ -395,7 +331,7 @@ def cmd_make_data(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
-    "predict": cmd_predict,
+    **predict_cli.COMMANDS,
     "pretrain-clip": cmd_pretrain_clip,
     "make-data": cmd_make_data,
     **import_cli.COMMANDS,

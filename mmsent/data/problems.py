@@ -35,8 +35,10 @@ class ProblemLog:
     """Collects one record per problem, addressed by CSV row number and review id."""
 
     def __init__(self, raw: pd.DataFrame) -> None:
-        self.rows = np.arange(len(raw)) + 2  # the header is row 1 in a spreadsheet
-        ids = raw["review_id"] if "review_id" in raw.columns else pd.Series([None] * len(raw))
+        # The header is row 1 in a spreadsheet; a chunk of a longer file (its index continues the
+        # chunks before it) keeps the file's numbers.
+        self.rows = np.asarray(raw.index, dtype=np.int64) + 2
+        ids = raw["review_id"] if "review_id" in raw.columns else [None] * len(raw)
         self.review_ids = [
             rid if not is_missing(rid) else f"row{row}" for rid, row in zip(ids, self.rows, strict=True)
         ]
