@@ -37,12 +37,16 @@ from mmsent.cli_common import (
     OFFLINE_ARG,
     OUTSIDE_PATHS_ARG,
     PHOTO_DIR_ARG,
+    command_parser,
     load_model,
+    parse_command_line,
     photo_store,
 )
 from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
+from mmsent.run_config import CONFIG_FILE
+from mmsent.run_log import LOG_TARGETS, TENSORBOARD_DIR
 
 # The argparse type of each `TrainConfig` flag (its default and help come from the field).
 CONFIG_FLAG_TYPES = {
@@ -147,12 +151,27 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--offline", **OFFLINE_ARG)
     train.add_argument("--device", **DEVICE_ARG)
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    train.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a .yaml or .toml file of flag: value pairs (any flag of train; flags given here win); "
+        f"the run's effective settings are saved in the report as {CONFIG_FILE}",
+    )
+    train.add_argument(
+        "--log-to",
+        choices=LOG_TARGETS,
+        default="none",
+        help="also write each model's per-epoch metrics where other tools read them: tensorboard = "
+        f"event files under the report's {TENSORBOARD_DIR}/ (tensorboard --logdir ...) (default none)",
+    )
 
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mmsent",
+        allow_abbrev=False,
         description="Multimodal (text + photo) review sentiment: train, evaluate, predict.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -237,6 +256,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--debug", action="store_true", help="on an error, show the Python traceback"
         )
+        command.allow_abbrev = False  # a typo such as --epoch is an error, not another flag
     return parser
 
 
@@ -259,6 +279,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, report: Path) -> int:
+    from mmsent import run_config, run_log
     from mmsent.pipeline import train_and_report
 
     values = {option.name: getattr(args, option.name) for option in flag_fields(TrainConfig)}
@@ -272,7 +293,11 @@ def _train(args: argparse.Namespace, report: Path) -> int:
         teach_attention=config.attention_loss_weight > 0,
         progress=not args.no_progress,
     )
+    run_log.check_target(args.log_to)  # before any model is built
     train_and_report(config, options, report, photos=photo_store(args))
+    if int(os.environ.get("RANK", "0")) == 0:  # the process that writes the report
+        run_config.save(args, command_parser(_parser(), "train"), report / CONFIG_FILE)
+        run_log.write(args.log_to, report)
     return 0
 
 
@@ -343,7 +368,8 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parse_command_line(parser, argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from mmsent.errors import MmsentError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 from pathlib import Path
 
 from mmsent import validate
@@ -55,3 +56,38 @@ def load_model(args: argparse.Namespace):
 
     model = MultimodalSentimentModel.from_pretrained(args.model, device=args.device)
     return training, model, model.config.label_encoder(), training.TrainConfig.from_dict(model.config.recipe)
+
+
+def command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The sub-command parser of `command` (train, evaluate, ...)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices[command]
+
+
+def parse_command_line(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse with abbreviations off: an unknown flag (`--epoch 2`) exits 2 naming the closest flag
+    (`--epochs`). `--config FILE` (`mmsent.run_config`) sets the command's defaults, then the command
+    line is read again, so the flags given win over the file."""
+    from mmsent import run_config
+    from mmsent.errors import DataError
+
+    args, extra = parser.parse_known_args(argv)
+    command = command_parser(parser, args.command)
+    _refuse_unknown(command, extra)
+    if getattr(args, "config", None) is not None:
+        try:
+            command.set_defaults(**run_config.file_defaults(command, args.config))
+        except DataError as error:
+            command.error(str(error))
+        args, extra = parser.parse_known_args(argv)
+    return args
+
+
+def _refuse_unknown(command: argparse.ArgumentParser, extra: list[str]) -> None:
+    if not extra:
+        return
+    flags = [option for action in command._actions for option in action.option_strings]
+    unknown = next((item for item in extra if item.startswith("-")), extra[0])
+    near = difflib.get_close_matches(unknown.split("=")[0], flags, n=1, cutoff=0.6)
+    hint = f"; did you mean {near[0]}?" if near else f"; see {command.prog} --help"
+    command.error(f"unrecognized argument(s): {' '.join(extra)}{hint}")
