@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from conftest import write_tiny_csv
 
 from mmsent import cli
 from mmsent.batch_predict import predict_csv
 from mmsent.models import MultimodalSentimentModel
 from mmsent.train import TrainConfig, predict_reviews
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """A fusion model trained for one epoch at the tiny profile on 3 classes."""
-    folder = tmp_path_factory.mktemp("batch")
-    csv = write_tiny_csv(folder / "data", n=24, classes=("good", "meh", "bad"))
-    argv = ["train", "--data", str(csv), "--profile", "tiny", "--epochs", "1", "--batch-size", "4",
-            "--models", "fusion", "--report-dir", str(folder / "report"), "--no-progress"]  # fmt: skip
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MMSENT_CACHE_DIR", str(folder / "cache"))
-        assert cli.main(argv) == 0
-    return folder / "report" / "model"
 
 
 def _new_reviews(folder):
@@ -40,9 +26,9 @@ def _new_reviews(folder):
     return csv
 
 
-def test_one_row_out_per_row_in_with_a_status(model_dir, tmp_path):
+def test_one_row_out_per_row_in_with_a_status(tiny_model_dir, tmp_path):
     csv = _new_reviews(tmp_path / "new")
-    model = MultimodalSentimentModel.from_pretrained(model_dir)
+    model = MultimodalSentimentModel.from_pretrained(tiny_model_dir)
     labels, config = model.config.label_encoder(), TrainConfig.from_dict(model.config.recipe)
     out = tmp_path / "predictions.csv"
     # chunks of 4 rows: the file is read in three pieces, each row keeps its CSV row number
@@ -68,10 +54,10 @@ def test_one_row_out_per_row_in_with_a_status(model_dir, tmp_path):
     assert list(table.loc[rows, "predicted_label"]) == labels.decode(alone.labels)
 
 
-def test_cli_writes_the_file_and_refuses_bad_flags(model_dir, tmp_path, capsys):
+def test_cli_writes_the_file_and_refuses_bad_flags(tiny_model_dir, tmp_path, capsys):
     csv = write_tiny_csv(tmp_path / "labelled", n=6, classes=("good", "bad"))
     out = tmp_path / "out.csv"
-    argv = ["predict", "--model", str(model_dir), "--data", str(csv), "--out", str(out), "--no-progress"]
+    argv = ["predict", "--model", str(tiny_model_dir), "--data", str(csv), "--out", str(out), "--no-progress"]
     assert cli.main(argv) == 0
     table = pd.read_csv(out)
     assert list(table["label"]) == ["good", "bad"] * 3  # the input's labels, carried through

@@ -39,9 +39,10 @@ LAYERS: list[list[str]] = [
     ["viz", "attention_check", "robustness", "clip_pretrain",
      "generation", "generation.unet", "generation.flow", "generation.pixels", "generation.prompts",
      "generation.grading", "generation.pretrain"],
-    ["pipeline"],
+    ["pipeline", "batch_predict", "inference"],
     # the command line and the demo
-    ["demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli", "generation.commands", "cli",
+    ["run_config", "run_log", "cli_common", "predict_cli",
+     "demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli", "generation.commands", "cli",
      "__main__"],
 ]
 # Type hints that name a class from above (never imported at run time): module -> what it names.
