@@ -56,6 +56,7 @@ COLUMNS = (
     "helpful_votes", "price", "product_title", "store", "asin", "parent_asin", "timestamp",
 )  # fmt: skip
 REPORT_LINES = 200  # malformed lines listed one by one in the report (all are counted)
+IMPORT_REPORT = "import_report.txt"  # written beside reviews.csv; its first line names the source file
 
 
 class Malformed(Exception):
@@ -141,7 +142,7 @@ def import_amazon(
                 writer.writerow(row)
         meta.close()
         os.replace(partial, csv_path)  # a reviews.csv is whole or absent
-    (out_dir / "import_report.txt").write_text(report.text() + "\n", encoding="utf-8")
+    (out_dir / IMPORT_REPORT).write_text(report.text() + "\n", encoding="utf-8")
     logger.info(
         "%s: %d lines, %d imported, %d dropped (3 stars), %d malformed",
         reviews_path,
@@ -205,7 +206,9 @@ def _json_object(line: bytes) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise Malformed(f"not JSON ({error.msg} at column {error.colno})") from error
+        # json's own message may end in "at" ("Unterminated string starting at"): say it once
+        where = f"{error.msg.removesuffix(' at')} at column {error.colno}"
+        raise Malformed(f"not JSON ({where})") from error
     if not isinstance(value, dict):
         raise Malformed(f"a JSON {type(value).__name__}, not an object")
     return value
@@ -310,3 +313,15 @@ class _MetaIndex:
 
     def close(self) -> None:
         self.db.close()
+
+
+def imported_from(csv_path: str | os.PathLike) -> str | None:
+    """The name of the Amazon reviews file `csv_path` was imported from (read from the import report
+    beside it), or None when the CSV is not an `import_amazon` output."""
+    report = Path(csv_path).parent / IMPORT_REPORT
+    if not report.is_file():
+        return None
+    first = report.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+    if not first.startswith("Imported ") or " into " not in first:
+        return None
+    return Path(first.removeprefix("Imported ").rsplit(" into ", 1)[0]).name

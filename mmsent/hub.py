@@ -38,6 +38,7 @@ from safetensors.torch import load_file, save_file
 
 from mmsent.checkpoint_check import RETRAIN, read_checkpoint, read_json, restore_weights
 from mmsent.data import LabelVocab
+from mmsent.data_summary import TrainingData
 from mmsent.encoders import Encoders, load_encoders
 from mmsent.errors import CheckpointError
 from mmsent.manifest import verify_manifest, write_manifest
@@ -212,15 +213,15 @@ class PretrainedMixin:
         labels: LabelVocab | list[str] | None = None,
         recipe: Any = None,
         metrics: dict[str, dict[str, float]] | None = None,
-        data: str | None = None,
+        data: TrainingData | str | None = None,
     ) -> Path:
         """Write config.json, model.safetensors (trained weights only), the model card and the manifest.
 
         `labels`: the class names (a `LabelVocab` or a list); `recipe`: the `TrainConfig` (or dict);
         both default to what the model was loaded with. `metrics` ({model: {metric: value}}, the
-        text-only / image-only ablations beside "fusion") and `data` (a sentence on the training data)
-        go into the model card. Files already in the folder (e.g. split.json) are kept and covered by
-        the manifest. Returns the folder.
+        text-only / image-only ablations beside "fusion") and `data` (what it was trained on: a
+        `mmsent.data_summary.TrainingData`, or a sentence) go into the model card. Files already in the
+        folder (e.g. split.json) are kept and covered by the manifest. Returns the folder.
         """
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
@@ -293,7 +294,7 @@ class PretrainedMixin:
         labels: LabelVocab | list[str] | None = None,
         recipe: Any = None,
         metrics: dict | None = None,
-        data: str | None = None,
+        data: TrainingData | str | None = None,
         commit_message: str = "Upload mmsent model",
     ) -> str:
         """`save_pretrained` into a temporary folder and upload it to the hub repo `repo_id`.

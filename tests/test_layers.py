@@ -29,7 +29,7 @@ LAYERS: list[list[str]] = [
     ["encoders"],
     # checks and set-up: they read environment and encoders, nothing that trains
     ["validate", "doctor", "course"],
-    ["model_card", "checkpoint_check", "hub"],
+    ["data_summary", "model_card", "checkpoint_check", "hub"],
     ["text_cache", "features",
      "audio", "audio.voice", "audio.spans", "audio.calls", "audio.features", "audio.encoder",
      "audio.pretrain", "audio.store"],
