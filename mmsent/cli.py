@@ -185,7 +185,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", "--checkpoint", **MODEL_ARG)
     evaluate.add_argument(
-        "--data", type=Path, default=REVIEWS_CSV, help="CSV to score (default: bundled data)"
+        "--data",
+        type=Path,
+        default=None,
+        help="CSV to score (default: the file the model was trained on, as recorded in its split.json; "
+        "the bundled data for a model without that record)",
     )
     evaluate.add_argument("--columns", type=validate.column_renames, default=None, help=COLUMNS_HELP)
     evaluate.add_argument(
@@ -308,12 +312,15 @@ def _train(args: argparse.Namespace, report: Path) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmsent.data import ReviewDataset, load_reviews
-    from mmsent.heldout import load_split_record, rows_to_score
+    from mmsent.heldout import load_split_record, rows_to_score, scored_file
 
     training, model, labels, config = load_model(args)
     record = load_split_record(args.model)
+    data, note = scored_file(args.data, record)
+    if note:
+        print(note, file=sys.stderr)
     table = load_reviews(
-        args.data,
+        data,
         label_encoder=labels,
         columns=args.columns,
         allow_outside_paths=args.allow_outside_paths,

@@ -79,6 +79,21 @@ def test_predict_and_evaluate_read_the_model_folder(trained, capsys):
     assert json.loads(capsys.readouterr().out)["rows"] == 30  # the broken photo's review is kept text-only
 
 
+def test_evaluate_scores_the_training_file_by_default_and_says_when_a_file_differs(trained, capsys, tmp_path):
+    csv, report = trained
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model", str(report / "model")]) == 0
+    out, err = capsys.readouterr()
+    assert f"evaluating on {csv}: the file the model was trained on" in err
+    assert json.loads(out)["rows"] == json.loads((report / "metrics.json").read_text())["run"]["rows"]["test"]
+    edited = tmp_path / "edited.csv"
+    edited.write_text(csv.read_text().replace("review number 1 ", "review number one "))
+    (tmp_path / "images").symlink_to(csv.parent / "images")
+    argv = ["evaluate", "--model", str(report / "model"), "--data", str(edited), "--allow-outside-paths"]
+    assert cli.main(argv) == 0
+    assert f"note: {edited} is not the file the model was trained on ({csv}" in capsys.readouterr().err
+
+
 def test_bad_table_exits_2_with_a_message_and_no_traceback(tiny_csv, tmp_path, capsys):
     csv = tiny_csv(edit=lambda frame: frame.rename(columns={"label": "sentiment"}))
     argv = ["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(tmp_path / "r")]
