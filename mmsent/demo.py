@@ -107,7 +107,7 @@ def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, e
     model = MultimodalSentimentModel.from_pretrained(model_dir, encoders=encoders)
     labels = model.config.label_encoder()
 
-    def predict(text: str, photo: str | None):
+    def predict(text: str, photo: str | None = None):  # the default: the API lists the photo as optional
         if not text or not text.strip():
             raise gr.Error("Type the review's text first (a photo alone is not a review).")
         try:

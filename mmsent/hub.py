@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,14 @@ CONVERT = (
     'Convert an older checkpoint with: python -c "from mmsent.models import MultimodalSentimentModel as M; '
     "M.from_pretrained('OLD').save_pretrained('NEW')\""
 )
+
+
+def _mode_of_new_files(path: Path) -> None:
+    """Give `path` the mode any new file gets (0644 under the usual umask): safetensors writes 0600,
+    which would leave the weights unreadable to the other users of a shared model folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 @dataclass
@@ -227,6 +236,7 @@ class PretrainedMixin:
         folder.mkdir(parents=True, exist_ok=True)
         config = self.pretrained_config(labels, recipe)
         save_file(trained_weights(self), folder / WEIGHTS_FILE, metadata={"format": "pt"})
+        _mode_of_new_files(folder / WEIGHTS_FILE)
         (folder / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
         (folder / CARD_FILE).write_text(model_card(config, metrics, data), encoding="utf-8")
         write_manifest(folder, exclude=(CARD_FILE,))

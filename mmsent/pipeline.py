@@ -364,5 +364,5 @@ def _summary(metrics: dict, modes: list[str]) -> str:
     lift = metrics.get("fusion", {}).get("attention_lift")
     if lift is not None:
         lines.append(f"fusion attention lift on the damage: {lift:.2f} (1 = no preference)")
-    lines.append(f"\n{metrics['run']['seconds']:.0f} s")
+    lines.append(f"\ntrain took {metrics['run']['seconds']:.0f} s (wall clock: reading, training, testing)")
     return "\n".join(lines)

@@ -79,6 +79,12 @@ def test_gradio_client_gets_label_probabilities_gate_and_heat_map(server, folder
     assert heat is None and "No photo" in gate and label["label"] in LABELS
 
 
+def test_the_api_lists_the_photo_as_optional(folder):
+    info = demo.build_demo(folder / "model").get_api_info()["named_endpoints"]["/predict"]
+    optional = {p["parameter_name"]: p["parameter_has_default"] for p in info["parameters"]}
+    assert optional == {"text": False, "photo": True}
+
+
 def test_a_blank_review_gets_an_error_on_the_page(server):
     with pytest.raises(Exception, match="Type the review's text first"):
         ask(server, "   ", None)
