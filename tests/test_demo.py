@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from mmsent import cli
+from mmsent.doctor import chromium_path
 from mmsent.encoders import load_encoders
 from mmsent.models import MultimodalSentimentModel
 
@@ -23,7 +24,7 @@ from gradio_client import Client, handle_file  # noqa: E402  (comes with gradio)
 
 from mmsent import demo  # noqa: E402
 
-CHROMIUM = Path(os.environ.get("MMSENT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = chromium_path()
 LABELS = ["negative", "positive"]
 
 
