@@ -196,8 +196,9 @@ def export_space(model_dir: Path, out_dir: Path) -> Path:
     Space's metadata), the model folder, the example photos and, for an offline-profile model, the
     offline CLIP. Refuses a non-empty `out_dir`. Returns `out_dir`."""
     gr = require_gradio()
-    from mmsent.course import REPO_BRANCH, REPO_URL
+    from mmsent.course import REPO_URL
     from mmsent.models import MultimodalSentimentModel
+    from mmsent.space_pins import requirements_txt
 
     model = MultimodalSentimentModel.from_pretrained(model_dir)  # checks the folder is whole first
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -208,9 +209,7 @@ def export_space(model_dir: Path, out_dir: Path) -> Path:
         shutil.copytree(OFFLINE_CLIP_DIR, out_dir / "clip-offline")
     write_examples(out_dir / "examples")
     (out_dir / "app.py").write_text(SPACE_APP)
-    (out_dir / "requirements.txt").write_text(
-        f"mmsent[demo] @ git+{REPO_URL}@{REPO_BRANCH}\ngradio=={gr.__version__}\n"
-    )
+    (out_dir / "requirements.txt").write_text(requirements_txt())  # the kit at this commit, deps pinned
     (out_dir / "README.md").write_text(
         "---\n"
         f"title: {json.dumps(TITLE)}\nemoji: 🔥\ncolorFrom: blue\ncolorTo: indigo\nsdk: gradio\n"

@@ -5,6 +5,7 @@ module. Needs the demo extra (`pip install -e ".[demo,browser]"`) and Debian's `
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -135,7 +136,10 @@ def test_the_exported_space_runs_with_python_app_py(folder, tmp_path, capsys):
         "examples",
     }
     assert "sdk: gradio" in (space / "README.md").read_text()
-    assert "mmsent[demo] @ git+" in (space / "requirements.txt").read_text()
+    requirements = (space / "requirements.txt").read_text().splitlines()
+    assert re.fullmatch(r"mmsent\[demo\] @ git\+\S+@[0-9a-f]{40}", requirements[0])  # a commit, not a branch
+    pins = dict(line.split("==") for line in requirements[1:])
+    assert {"torch", "transformers", "gradio"} <= set(pins) and pins["gradio"] == gradio.__version__
     port = free_port()
     env = {
         **os.environ,

@@ -42,7 +42,8 @@ LAYERS: list[list[str]] = [
     ["pipeline", "batch_predict", "inference"],
     # the command line and the demo
     ["run_config", "run_log", "cli_common", "predict_cli",
-     "demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli", "generation.commands", "cli",
+     "space_pins", "demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli",
+     "generation.commands", "cli",
      "__main__"],
 ]
 # Type hints that name a class from above (never imported at run time): module -> what it names.
