@@ -108,6 +108,17 @@ def test_import_then_train_works_unchanged(tmp_path, capsys):
                 "--batch-size", "2", "--models", "fusion", "--photo-dir", str(tmp_path / "photos"),
                 "--report-dir", str(report), "--no-progress"]  # fmt: skip
         assert cli.main(argv) == 0
+        # the imported file labelled by the trained model: one row out per review in, in order
+        predictions = tmp_path / "predictions.csv"
+        argv = ["predict", "--model", str(report / "model"), "--data", str(out / "reviews.csv"), "--out",
+                str(predictions), "--photo-dir", str(tmp_path / "photos"), "--no-progress"]  # fmt: skip
+        assert cli.main(argv) == 0
+    labelled = pd.read_csv(predictions, dtype={"review_id": str})
+    imported = pd.read_csv(out / "reviews.csv", dtype={"review_id": str})
+    assert list(labelled["review_id"]) == list(imported["review_id"])
+    assert list(labelled["label"]) == list(imported["label"])  # the stars' labels, carried through
+    assert (labelled["status"] == "ok").sum() == 8  # the two photo-less reviews: scored on their text
+    assert set(labelled.loc[labelled["status"] != "ok", "status"]) == {"text-only: no image path"}
     metrics = json.loads((report / "metrics.json").read_text())
     assert sum(metrics["run"]["rows"].values()) == 10
     problems = pd.read_csv(report / "skipped_rows.csv")
