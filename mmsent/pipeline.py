@@ -361,6 +361,9 @@ def _summary(metrics: dict, modes: list[str]) -> str:
         lines.append(
             f"{mode:<12} {m['accuracy']:8.3f} {m['precision']:10.3f} {m['recall']:7.3f} {m['f1']:6.3f}"
         )
+    test_rows = metrics["run"]["rows"].get("test", 0)
+    if test_rows:  # how much one review moves these numbers: 1.9 points on 54 reviews
+        lines.append(f"on {test_rows} test reviews: one review is {100 / test_rows:.1f} accuracy points")
     lift = metrics.get("fusion", {}).get("attention_lift")
     if lift is not None:
         lines.append(f"fusion attention lift on the damage: {lift:.2f} (1 = no preference)")

@@ -175,3 +175,12 @@ def test_train_measures_the_attention_lift_on_the_bundled_kind_of_data(tmp_path,
     assert f"attention lift on the damage: {lift:.2f}" in capsys.readouterr().out
     recipe = json.loads((tmp_path / "r" / "model" / "config.json").read_text())["recipe"]
     assert recipe["attention_loss_weight"] == TrainConfig().attention_loss_weight > 0  # points by default
+
+
+def test_train_summary_says_what_one_review_is_worth_and_names_its_seconds():
+    from mmsent import pipeline
+
+    scores = {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9, "attention_lift": None}
+    text = pipeline._summary({"fusion": scores, "run": {"rows": {"test": 54}, "seconds": 12.3}}, ["fusion"])
+    assert "on 54 test reviews: one review is 1.9 accuracy points" in text
+    assert text.splitlines()[-1] == "train took 12 s (wall clock: reading, training, testing)"
