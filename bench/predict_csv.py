@@ -28,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 
-from bench.measure import device_name  # noqa: E402
+from bench.measure import device_name, resident_bytes  # noqa: E402
 from bench.scale import Phase, write_table  # noqa: E402
 from mmsent.batch_predict import CHUNK_ROWS, predict_csv  # noqa: E402
 from mmsent.config import TrainConfig  # noqa: E402
@@ -52,11 +52,8 @@ class MemoryTrace:
         self._thread.join()
 
     def _sample(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
         while self._running:
-            with open("/proc/self/statm") as statm:
-                rss = int(statm.read().split()[1]) * page
-            self.samples.append((time.perf_counter() - self._start, rss))
+            self.samples.append((time.perf_counter() - self._start, resident_bytes()))
             time.sleep(self.every)
 
     def peak_mb(self, start: float = 0.0, stop: float = 1.0) -> int:
