@@ -83,6 +83,7 @@ def _predict_table(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from mmsent.batch_predict import predict_csv
+    from mmsent.data.table import read_chunks
 
     if args.out is None:
         raise DataError("predict --data needs --out, the CSV the predictions are written to.")
@@ -92,6 +93,8 @@ def _predict_table(args: argparse.Namespace) -> int:
         raise DataError(f"{args.out} exists; pass --overwrite to replace it, or choose another --out.")
     if args.out.resolve() == args.data.resolve():
         raise DataError(f"--out {args.out} is the input table itself; choose another file.")
+    for _ in read_chunks(args.data, 1, args.columns):  # the table's header and columns, before the model
+        break
     _, model, labels, config = load_model(args)
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size)

@@ -67,5 +67,9 @@ def test_cli_writes_the_file_and_refuses_bad_flags(tiny_model_dir, tmp_path, cap
         assert cli.main(bad) == 2
         error = capsys.readouterr().err
         assert error.startswith("error: ") and "Traceback" not in error
+    # the table is checked before any model is loaded
+    assert cli.main(["predict", "--model", str(tmp_path / "none"), "--data", str(tmp_path / "none.csv"),
+                     "--out", str(tmp_path / "p.csv")]) == 2  # fmt: skip
+    assert "No review table at" in capsys.readouterr().err
     assert cli.main([*argv, "--overwrite"]) == 0 and len(pd.read_csv(out)) == 6
     assert not list(tmp_path.glob(".*partial"))  # no half-written file left behind
