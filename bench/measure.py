@@ -34,6 +34,12 @@ PEAK_TFLOPS = (
 )
 
 
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux: /proc/self/statm)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 class PeakMemory:
     """Peak memory while the block runs: CUDA allocations on a GPU, else the process's resident set."""
 
@@ -59,10 +65,8 @@ class PeakMemory:
             self._thread.join()
 
     def _sample(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
         while self._running:
-            with open("/proc/self/statm") as statm:
-                self.peak = max(self.peak, int(statm.read().split()[1]) * page)
+            self.peak = max(self.peak, resident_bytes())
             time.sleep(0.02)
 
 

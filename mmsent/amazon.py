@@ -67,6 +67,7 @@ FIELD_TYPES: dict[str, type] = {
     "images": list, "helpful_vote": int, "verified_purchase": bool,
 }  # fmt: skip
 TYPE_NAMES = {str: "a string", int: "a whole number", list: "a list", bool: "true or false"}
+IMPORT_REPORT = "import_report.txt"  # written beside reviews.csv; its first line names the source file
 
 
 class Malformed(Exception):
@@ -143,7 +144,7 @@ def import_amazon(
     reviews_path, out_dir = Path(reviews_path), Path(out_dir)
     csv_path = out_dir / "reviews.csv"
     report = ImportReport(reviews_path, csv_path)
-    with replacing([csv_path, out_dir / "import_report.txt"], overwrite, "--out") as work:
+    with replacing([csv_path, out_dir / IMPORT_REPORT], overwrite, "--out") as work:
         meta = _MetaIndex(work / ".meta.sqlite", meta_path, report)
         try:
             _write_reviews(reviews_path, work / csv_path.name, meta, report, three_classes)
@@ -151,7 +152,7 @@ def import_amazon(
             meta.close()
         if report.imported == 0:
             raise EmptyImport(report)
-        (work / "import_report.txt").write_text(report.text() + "\n", encoding="utf-8")
+        (work / IMPORT_REPORT).write_text(report.text() + "\n", encoding="utf-8")
     logger.info(
         "%s: %d lines, %d imported, %d dropped (3 stars), %d duplicates, %d malformed",
         reviews_path,
@@ -271,7 +272,9 @@ def _json_object(line: bytes | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise Malformed(f"not JSON ({error.msg} at column {error.colno})") from error
+        # json's own message may end in "at" ("Unterminated string starting at"): say it once
+        where = f"{error.msg.removesuffix(' at')} at column {error.colno}"
+        raise Malformed(f"not JSON ({where})") from error
     if not isinstance(value, dict):
         raise Malformed(f"a JSON {type(value).__name__}, not an object")
     return value
@@ -380,3 +383,15 @@ class _MetaIndex:
 
     def close(self) -> None:
         self.db.close()
+
+
+def imported_from(csv_path: str | os.PathLike) -> str | None:
+    """The name of the Amazon reviews file `csv_path` was imported from (read from the import report
+    beside it), or None when the CSV is not an `import_amazon` output."""
+    report = Path(csv_path).parent / IMPORT_REPORT
+    if not report.is_file():
+        return None
+    first = report.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+    if not first.startswith("Imported ") or " into " not in first:
+        return None
+    return Path(first.removeprefix("Imported ").rsplit(" into ", 1)[0]).name

@@ -27,58 +27,32 @@ import os
 import sys
 from pathlib import Path
 
-from mmsent import demo_cli, import_cli, kit_cli, validate
+from mmsent import demo_cli, import_cli, kit_cli, predict_cli, validate
 from mmsent.audio import cli as audio_cli
 from mmsent.choices import PROFILES, SPLITS
+from mmsent.cli_common import (
+    COLUMNS_HELP,
+    DEVICE_ARG,
+    MODEL_ARG,
+    OFFLINE_ARG,
+    OUTSIDE_PATHS_ARG,
+    PHOTO_DEADLINE_ARG,
+    PHOTO_DIR_ARG,
+    command_parser,
+    load_model,
+    parse_command_line,
+    photo_store,
+)
 from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.errors import UsageError
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
 from mmsent.replace import OVERWRITE_HELP, replacing
+from mmsent.run_config import CONFIG_FILE
+from mmsent.run_log import LOG_TARGETS, TENSORBOARD_DIR
 
 # Commands that write where the user's files may be: they refuse an existing output unless --overwrite.
 WRITES_OUTPUT = ("make-data", "pretrain-clip", "make-calls", "pretrain-audio", "pretrain-generator", "demo")
-
-MODEL_ARG = dict(
-    type=Path,
-    dest="model",
-    default=Path("reports/latest/model"),
-    help="model folder written by train (its report's model/; default reports/latest/model), or a "
-    "Hugging Face hub id owner/name; --checkpoint is the older name of this flag",
-)
-DEVICE_ARG = dict(
-    type=validate.device,
-    default=None,
-    help="cpu, cuda, cuda:1, mps (default: MMSENT_DEVICE, else the best available)",
-)
-OUTSIDE_PATHS_ARG = dict(
-    action="store_true",
-    help="accept photos whose real path (symlinks resolved) is outside the CSV's folder "
-    "(default: refuse them)",
-)
-PHOTO_DIR_ARG = dict(
-    type=Path,
-    default=None,
-    help="folder where photo URLs (http:// and https:// in image_path) are downloaded to, once "
-    "(default: the photos/ folder of the feature cache, MMSENT_CACHE_DIR)",
-)
-PHOTO_DEADLINE_ARG = dict(
-    type=validate.positive_float,
-    default=None,
-    metavar="SECONDS",
-    help="most seconds one photo URL may take, every attempt included (default: MMSENT_PHOTO_DEADLINE, "
-    "else 60)",
-)
-OFFLINE_ARG = dict(
-    action="store_true",
-    help="download no photo URL: use the photos already in the photo folder and report the rows whose "
-    "photo would need a download (they are kept text-only)",
-)
-COLUMNS_HELP = (
-    "rename your CSV's columns as it is read, YOUR_NAME=OUR_NAME separated by commas, e.g. "
-    "reviewText=text,photo=image_path,sentiment=label,asin=review_id (the file is not changed)"
-)
-
 
 # The argparse type of each `TrainConfig` flag (its default and help come from the field).
 CONFIG_FLAG_TYPES = {
@@ -184,12 +158,27 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--offline", **OFFLINE_ARG)
     train.add_argument("--device", **DEVICE_ARG)
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    train.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a .yaml or .toml file of flag: value pairs (any flag of train; flags given here win); "
+        f"the run's effective settings are saved in the report as {CONFIG_FILE}",
+    )
+    train.add_argument(
+        "--log-to",
+        choices=LOG_TARGETS,
+        default="none",
+        help="also write each model's per-epoch metrics where other tools read them: tensorboard = "
+        f"event files under the report's {TENSORBOARD_DIR}/ (tensorboard --logdir ...) (default none)",
+    )
 
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mmsent",
+        allow_abbrev=False,
         description="Multimodal (text + photo) review sentiment: train, evaluate, predict.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -203,7 +192,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", "--checkpoint", **MODEL_ARG)
     evaluate.add_argument(
-        "--data", type=Path, default=REVIEWS_CSV, help="CSV to score (default: bundled data)"
+        "--data",
+        type=Path,
+        default=None,
+        help="CSV to score (default: the file the model was trained on, as recorded in its split.json; "
+        "the bundled data for a model without that record)",
     )
     evaluate.add_argument("--columns", type=validate.column_renames, default=None, help=COLUMNS_HELP)
     evaluate.add_argument(
@@ -246,18 +239,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--device", **DEVICE_ARG)
 
-    predict = commands.add_parser(
-        "predict",
-        help="label one review (text + optional photo)",
-        description="Print the label, class probabilities and image gate for one review.",
-    )
-    predict.add_argument("--model", "--checkpoint", **MODEL_ARG)
-    predict.add_argument("--text", type=validate.review_text, required=True, help="the review's text")
-    predict.add_argument(
-        "--image", type=validate.photo, default=None, help="path of the product photo (optional)"
-    )
-    predict.add_argument("--device", **DEVICE_ARG)
-
     clip = commands.add_parser(
         "pretrain-clip",
         help="train the offline profile's small CLIP model",
@@ -290,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--no-baselines", action="store_true", help="skip the scikit-learn leak checks printed at the end"
     )
+    predict_cli.add_parsers(commands)
     import_cli.add_parsers(commands)
     kit_cli.add_parsers(commands)
     generation_commands.add_parsers(commands)
@@ -301,6 +283,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--debug", action="store_true", help="on an error, show the Python traceback"
         )
+        command.allow_abbrev = False  # a typo such as --epoch is an error, not another flag
     return parser
 
 
@@ -323,6 +306,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, report: Path) -> int:
+    from mmsent import run_config, run_log
     from mmsent.pipeline import train_and_report
 
     values = {option.name: getattr(args, option.name) for option in flag_fields(TrainConfig)}
@@ -336,7 +320,11 @@ def _train(args: argparse.Namespace, report: Path) -> int:
         teach_attention=config.attention_loss_weight > 0,
         progress=not args.no_progress,
     )
-    train_and_report(config, options, report, photos=_photo_store(args))
+    run_log.check_target(args.log_to)  # before any model is built
+    train_and_report(config, options, report, photos=photo_store(args))
+    if int(os.environ.get("RANK", "0")) == 0:  # the process that writes the report
+        run_config.save(args, command_parser(_parser(), "train"), report / CONFIG_FILE)
+        run_log.write(args.log_to, report)
     return 0
 
 
@@ -347,20 +335,23 @@ def _train(args: argparse.Namespace, report: Path) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mmsent.data import ReviewDataset, load_reviews
-    from mmsent.heldout import load_split_record, rows_to_score
+    from mmsent.heldout import load_split_record, rows_to_score, scored_file
 
     if args.robustness_dir is not None:  # before any scoring: a folder path that can be made
         there = next(p for p in (args.robustness_dir, *args.robustness_dir.parents) if p.exists())
         if not there.is_dir():
             raise UsageError(f"--robustness-dir {args.robustness_dir}: {there} is a file; pass a folder.")
-    training, model, labels, config = _load_model(args)
+    training, model, labels, config = load_model(args)
     record = load_split_record(args.model)
+    data, note = scored_file(args.data, record)
+    if note:
+        print(note, file=sys.stderr)
     table = load_reviews(
-        args.data,
+        data,
         label_encoder=labels,
         columns=args.columns,
         allow_outside_paths=args.allow_outside_paths,
-        photos=_photo_store(args),
+        photos=photo_store(args),
     )
     frame, which = rows_to_score(table, args.split, record)
     print(f"scoring {which}", file=sys.stderr)
@@ -385,36 +376,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _photo_store(args: argparse.Namespace):
-    """The photo store that --photo-dir, --photo-deadline, --offline and --no-progress describe."""
-    from mmsent.data.photo_store import PhotoStore
-
-    progress = not getattr(args, "no_progress", False)
-    return PhotoStore(args.photo_dir, offline=args.offline, deadline=args.photo_deadline, progress=progress)
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    training, model, labels, config = _load_model(args)
-    result = training.predict_reviews(model, [args.text], [args.image], labels, config)
-    probabilities = {
-        name: round(float(p), 4) for name, p in zip(labels.classes, result.probabilities[0], strict=True)
-    }
-    answer = {"label": labels.classes[result.labels[0]], "probabilities": probabilities}
-    if result.gate is not None:
-        answer["gate"] = round(float(result.gate[0]), 4)
-    print(json.dumps(answer, indent=2, ensure_ascii=False))
-    return 0
-
-
-def _load_model(args: argparse.Namespace):
-    """(the train module, the model of --model, its labels, its training recipe) for evaluate / predict."""
-    from mmsent import train as training
-    from mmsent.models import MultimodalSentimentModel
-
-    model = MultimodalSentimentModel.from_pretrained(args.model, device=args.device)
-    return training, model, model.config.label_encoder(), training.TrainConfig.from_dict(model.config.recipe)
-
-
 def cmd_pretrain_clip(args: argparse.Namespace) -> int:
     from mmsent.clip_pretrain import pretrain_clip
 
@@ -437,7 +398,7 @@ def cmd_make_data(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
-    "predict": cmd_predict,
+    **predict_cli.COMMANDS,
     "pretrain-clip": cmd_pretrain_clip,
     "make-data": cmd_make_data,
     **import_cli.COMMANDS,
@@ -449,7 +410,8 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parse_command_line(parser, argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from mmsent.errors import MmsentError
     from mmsent.interrupts import TERMINATED_STATUS, Terminated, resource_message, sigterm_as_interrupt

@@ -129,7 +129,7 @@ def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, e
     methods = [name for name in METHODS if name not in ("attention", "random")]  # shown beside the attention
     labels = model.config.label_encoder()
 
-    def predict(text: str, photo: str | None):
+    def predict(text: str, photo: str | None = None):  # the default: the API lists the photo as optional
         if not text or not text.strip():
             raise gr.Error("Type the review's text first (a photo alone is not a review).")
         try:
@@ -248,18 +248,17 @@ def export_space(model_dir: Path, out_dir: Path, overwrite: bool = False) -> Pat
 
 
 def _write_space(profile: str, model_dir: Path, out_dir: Path, gr) -> None:
-    from mmsent.course import REPO_BRANCH, REPO_URL
+    from mmsent.course import REPO_URL
     from mmsent.manifest import copy_listed_files
     from mmsent.model_card import CARD_FILE
+    from mmsent.space_pins import requirements_txt
 
     copy_listed_files(model_dir, out_dir / "model", extra=(CARD_FILE,))
     if profile == "offline":
         shutil.copytree(OFFLINE_CLIP_DIR, out_dir / "clip-offline")
     write_examples(out_dir / "examples")
     (out_dir / "app.py").write_text(SPACE_APP)
-    (out_dir / "requirements.txt").write_text(
-        f"mmsent[demo] @ git+{REPO_URL}@{REPO_BRANCH}\ngradio=={gr.__version__}\n"
-    )
+    (out_dir / "requirements.txt").write_text(requirements_txt())  # the kit at this commit, deps pinned
     (out_dir / "README.md").write_text(
         "---\n"
         f"title: {json.dumps(TITLE)}\nemoji: 🔥\ncolorFrom: blue\ncolorTo: indigo\nsdk: gradio\n"

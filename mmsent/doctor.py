@@ -10,6 +10,7 @@ notebook prints the short form (`mmsent.course.setup`).
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from importlib import metadata
@@ -90,6 +91,33 @@ def _folder_size(folder: Path) -> str:
     return f"{sum(path.stat().st_size for path in files) / 2**20:.1f} MiB in {len(files)} files"
 
 
+# Optional parts: (row name, distribution, what it is for, how to install it).
+OPTIONAL = (
+    ("demo extra", "gradio", "python -m mmsent demo", 'pip install -e ".[demo]"'),
+    ("logging extra", "tensorboard", "train --log-to tensorboard", 'pip install -e ".[logging]"'),
+    ("browser extra", "playwright", "the demo's browser test", 'pip install -e ".[browser]"'),
+)
+
+
+def chromium_path() -> Path:
+    """The Chromium the demo's browser test drives: MMSENT_CHROMIUM, else Debian's /usr/bin/chromium."""
+    return Path(os.environ.get("MMSENT_CHROMIUM", "/usr/bin/chromium"))
+
+
+def _optional_lines() -> list[tuple[str, str]]:
+    """The optional extras (installed or how to install them) and the Chromium the browser test drives."""
+    rows = []
+    for name, distribution, purpose, install in OPTIONAL:
+        try:
+            rows.append((name, f"{distribution} {metadata.version(distribution)} ({purpose})"))
+        except metadata.PackageNotFoundError:
+            rows.append((name, f"not installed ({purpose}: {install})"))
+    chromium = chromium_path()
+    rows.append(("chromium", f"{chromium}" if chromium.is_file() else
+                 f"none at {chromium} (the browser test: apt-get install chromium, or set MMSENT_CHROMIUM)"))
+    return rows
+
+
 def report(load_models: bool = True) -> tuple[list[tuple[str, str]], list[str]]:
     """(rows of (name, value), problems): the full report. `load_models=False` skips loading the
     offline models (a few seconds)."""
@@ -116,6 +144,7 @@ def report(load_models: bool = True) -> tuple[list[tuple[str, str]], list[str]]:
         loaded, problem = _offline_models()
         rows.append(("offline models", loaded))
         found += [problem] if problem else []
+    rows += _optional_lines()
     reviews = DATA_DIR / "reviews.csv"
     rows.append(("data folder", f"{DATA_DIR} ({'has' if reviews.is_file() else 'NO'} reviews.csv)"))
     cache = default_cache_dir()

@@ -19,6 +19,7 @@ from mmsent.checkpoint_check import SPLIT_FILE, read_json
 from mmsent.data import DataError, ReviewTable
 from mmsent.manifest import sha256_file
 from mmsent.model_folder import folder_file
+from mmsent.paths import REVIEWS_CSV
 
 
 def split_record(table: ReviewTable, splits: dict[str, pd.DataFrame], seed: int) -> dict[str, Any]:
@@ -58,6 +59,23 @@ def load_split_record(checkpoint: Path) -> dict[str, Any] | None:
     if not (path.exists() or path.is_symlink()):
         return None
     return read_json(folder_file(checkpoint, SPLIT_FILE))  # a regular file inside the folder
+
+
+def scored_file(data: Path | None, record: dict[str, Any] | None) -> tuple[Path, str | None]:
+    """(the CSV `evaluate` scores, a line saying why when it is not simply `data`): `data` if given,
+    else the file the model was trained on (its record), else the bundled set; the line also says when
+    `data` is not the training file."""
+    trained_on = Path(record["data"]) if record and record.get("data") else None
+    if data is None:
+        why = "the file the model was trained on (split.json)" if trained_on else "the bundled data set"
+        return trained_on or REVIEWS_CSV, f"evaluating on {trained_on or REVIEWS_CSV}: {why}"
+    if trained_on is not None and record.get("data_sha256") != _sha256_if_file(data):
+        return data, f"note: {data} is not the file the model was trained on ({trained_on}, in split.json)"
+    return data, None
+
+
+def _sha256_if_file(path: Path) -> str | None:
+    return sha256_file(path) if path.is_file() else None
 
 
 def rows_to_score(table: ReviewTable, split: str, record: dict[str, Any] | None) -> tuple[pd.DataFrame, str]:

@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -38,6 +39,7 @@ from safetensors.torch import load_file, save_file
 from mmsent.checkpoint_check import RETRAIN, read_checkpoint, read_json, restore_weights
 from mmsent.config import TrainConfig
 from mmsent.data import LabelVocab
+from mmsent.data_summary import TrainingData
 from mmsent.encoders import Encoders, load_encoders
 from mmsent.errors import CheckpointError
 from mmsent.manifest import verify_manifest, write_manifest
@@ -60,6 +62,14 @@ CONVERT = (
     'Convert an older checkpoint with: python -c "from mmsent.models import MultimodalSentimentModel as M; '
     "M.from_pretrained('OLD').save_pretrained('NEW')\""
 )
+
+
+def _mode_of_new_files(path: Path) -> None:
+    """Give `path` the mode any new file gets (0644 under the usual umask): safetensors writes 0600,
+    which would leave the weights unreadable to the other users of a shared model folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 @dataclass
@@ -221,20 +231,21 @@ class PretrainedMixin:
         labels: LabelVocab | list[str] | None = None,
         recipe: Any = None,
         metrics: dict[str, dict[str, float]] | None = None,
-        data: str | None = None,
+        data: TrainingData | str | None = None,
     ) -> Path:
         """Write config.json, model.safetensors (trained weights only), the model card and the manifest.
 
         `labels`: the class names (a `LabelVocab` or a list); `recipe`: the `TrainConfig` (or dict);
         both default to what the model was loaded with. `metrics` ({model: {metric: value}}, the
-        text-only / image-only ablations beside "fusion") and `data` (a sentence on the training data)
-        go into the model card. Files already in the folder (e.g. split.json) are kept and covered by
-        the manifest. Returns the folder.
+        text-only / image-only ablations beside "fusion") and `data` (what it was trained on: a
+        `mmsent.data_summary.TrainingData`, or a sentence) go into the model card. Files already in the
+        folder (e.g. split.json) are kept and covered by the manifest. Returns the folder.
         """
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
         config = self.pretrained_config(labels, recipe)
         save_file(trained_weights(self), folder / WEIGHTS_FILE, metadata={"format": "pt"})
+        _mode_of_new_files(folder / WEIGHTS_FILE)
         (folder / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
         (folder / CARD_FILE).write_text(model_card(config, metrics, data), encoding="utf-8")
         write_manifest(folder, exclude=(CARD_FILE,))
@@ -317,7 +328,7 @@ class PretrainedMixin:
         labels: LabelVocab | list[str] | None = None,
         recipe: Any = None,
         metrics: dict | None = None,
-        data: str | None = None,
+        data: TrainingData | str | None = None,
         commit_message: str = "Upload mmsent model",
     ) -> str:
         """`save_pretrained` into a temporary folder and upload it to the hub repo `repo_id`.

@@ -1,10 +1,12 @@
 """The model card: the README.md a model folder carries, with Hugging Face metadata on top.
 
 `model_card(config, metrics, data)` writes what the Hub shows on a model's page: YAML metadata
-(licence, tags, base models, the test metrics as a ``model-index``), then the data it was trained
-on, the metrics table with the text-only and image-only ablations, the profile and encoders,
-intended use and limits, how to load it, and the training recipe. `read_card_metadata` parses the
-metadata back (a test, and notebook 11, read it).
+(licence, tags, base models, the training data set, the test metrics as a ``model-index``), built with
+`huggingface_hub.ModelCardData` / `EvalResult` (so `huggingface_hub.ModelCard.load` reads it back), then
+the data it was trained on, the metrics table with the text-only and image-only ablations and the
+accuracy's 95 % interval, the profile and encoders, intended use and limits, how to load it, and the
+training recipe. With `data` a `TrainingData` (what `train` passes) the data section, the metadata and
+the limits follow what the run actually read; `read_card_metadata` parses the metadata back.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from huggingface_hub import EvalResult, ModelCardData
+
 from mmsent.course import REPO_URL
+from mmsent.data_summary import AMAZON_HUB_ID, BUNDLED, BUNDLED_NAME, TrainingData, accuracy_interval
 
 if TYPE_CHECKING:
     from mmsent.hub import SentimentModelConfig
@@ -24,6 +29,7 @@ ABLATIONS = {
     "text_only": "text only (ablation)",
     "image_only": "photo only (ablation)",
 }
+TAGS = ["mmsent", "multimodal", "sentiment-analysis", "cross-modal-attention", "clip", "bert"]
 LIMITS = (
     "Trained on the course's synthetic product reviews (generated text and drawn photos, `data/README.md`), "
     "built so that each modality alone is insufficient. It has never seen real reviews or real photos: "
@@ -34,13 +40,18 @@ LIMITS = (
 
 
 def model_card(
-    config: SentimentModelConfig, metrics: dict[str, dict[str, float]] | None = None, data: str | None = None
+    config: SentimentModelConfig,
+    metrics: dict[str, dict[str, float]] | None = None,
+    data: TrainingData | str | None = None,
 ) -> str:
     """The README.md text for a model folder. `metrics`: {model mode: {metric: value}} on the test
-    split (modes absent from it are left out); `data`: a sentence on the training data."""
+    split (modes absent from it are left out); `data`: what the model was trained on (a `TrainingData`,
+    or a sentence)."""
     metrics = metrics or {}
+    facts = data if isinstance(data, TrainingData) else None
     title = f"mmsent review sentiment: {config.mode} model ({config.profile} profile)"
-    lines = ["---", *_metadata(config, metrics, title), "---", "", f"# {title}", ""]
+    metadata = _metadata(config, metrics, title, facts).to_yaml()
+    lines = ["---", metadata, "---", "", f"# {title}", ""]
     lines += [
         "Review sentiment from the review's text and its product photo: a BERT-family text encoder, "
         "a CLIP image encoder and a cross-modal attention layer in which the text attends over the "
@@ -50,7 +61,7 @@ def model_card(
         "",
         "## Data",
         "",
-        data or "Not recorded (this model was saved outside `python -m mmsent train`).",
+        facts.paragraph() if facts else data or "Not recorded (saved outside `python -m mmsent train`).",
         "",
         f"Labels (in logit order): {', '.join(f'`{name}`' for name in config.labels)}.",
         "",
@@ -58,6 +69,7 @@ def model_card(
         "",
     ]
     lines += _metrics_table(metrics)
+    lines += _interval(metrics.get(config.mode), facts)
     lines += [
         "",
         "## Encoders",
@@ -73,7 +85,7 @@ def model_card(
         "",
         "## Intended use and limits",
         "",
-        LIMITS,
+        _limits(facts),
         "",
         "## How to load it",
         "",
@@ -100,39 +112,68 @@ def model_card(
     return "\n".join(lines)
 
 
-def _metadata(config: SentimentModelConfig, metrics: dict[str, dict[str, float]], title: str) -> list[str]:
-    """The YAML metadata block's lines (strings JSON-quoted: valid YAML)."""
-    q = json.dumps
+def _metadata(
+    config: SentimentModelConfig, metrics: dict[str, dict[str, float]], title: str, data: TrainingData | None
+) -> ModelCardData:
+    """The card's metadata: licence, tags, base models, the data set and the test metrics."""
     bases = [
         name
         for name in (config.text_encoder, config.image_encoder)
         if config.profile == "full" or (config.profile == "offline" and name == config.text_encoder)
     ]
-    lines = [
-        "language: en",
-        "license: mit",
-        "library_name: pytorch",
-        "tags: [mmsent, multimodal, sentiment-analysis, cross-modal-attention, clip, bert]",
-        "pipeline_tag: text-classification",
+    dataset_name, dataset_type = (data.name, data.hub_id) if data else (BUNDLED_NAME, "mmsent-reviews")
+    scores = metrics.get(config.mode, {})
+    results = [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Review sentiment from text and photo",
+            dataset_type=dataset_type,
+            dataset_name=dataset_name,
+            dataset_split="test",
+            metric_type=m,
+            metric_value=round(float(scores[m]), 4),
+            metric_name=f"Test {m}",
+        )
+        for m in METRICS
+        if m in scores
     ]
-    if bases:
-        lines.append(f"base_model: [{', '.join(q(b) for b in bases)}]")
-    if config.mode in metrics:
-        scores = metrics.get(config.mode, {})
-        lines += [
-            "model-index:",
-            f"- name: {q(title)}",
-            "  results:",
-            "  - task: {type: text-classification, name: Review sentiment from text and photo}",
-            "    dataset: {name: mmsent synthetic product reviews, type: mmsent-reviews, split: test}",
-            "    metrics:",
-        ]
-        lines += [
-            f"    - {{type: {m}, value: {round(float(scores[m]), 4)}, name: Test {m}}}"
-            for m in METRICS
-            if m in scores
-        ]
-    return lines
+    return ModelCardData(
+        language="en",
+        license="mit",
+        library_name="pytorch",
+        tags=TAGS,
+        pipeline_tag="text-classification",
+        base_model=bases or None,
+        datasets=[AMAZON_HUB_ID] if data and data.hub_id == AMAZON_HUB_ID else None,
+        model_name=title if results else None,
+        eval_results=results or None,
+    )
+
+
+def _interval(scores: dict[str, float] | None, data: TrainingData | None) -> list[str]:
+    """How sure the test accuracy is: its 95 % interval and what one review is worth."""
+    n = data.splits.get("test", 0) if data else 0
+    if not scores or "accuracy" not in scores or n == 0:
+        return []
+    low, high = accuracy_interval(float(scores["accuracy"]), n)
+    return [
+        "",
+        f"The test split has {n} reviews: one review is {100 / n:.1f} accuracy points, and the 95 % "
+        f"(Wilson) interval of this model's test accuracy is {low:.3f} to {high:.3f}.",
+    ]
+
+
+def _limits(data: TrainingData | None) -> str:
+    """Intended use and limits, for what the model was actually trained on."""
+    if data is None or data.kind == BUNDLED:
+        return LIMITS
+    return (
+        f"Trained on {data.usable} reviews of {data.name} ({', '.join(data.classes)}). It knows only reviews "
+        "like these: expect it to do worse on other products, other shops, other languages or other kinds "
+        f"of photo. {data.text_only} of its training reviews had no usable photo, so its use of the photo "
+        "rests on the others. Check it on your own held-out reviews before relying on it "
+        "(`python -m mmsent evaluate`). Not for decisions about people."
+    )
 
 
 def _metrics_table(metrics: dict[str, dict[str, float]]) -> list[str]:

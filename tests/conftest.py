@@ -74,3 +74,19 @@ def tiny_csv(tmp_path: Path) -> TinyCsv:
         return write_tiny_csv(tmp_path / "data", n, classes, edit)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fusion model folder trained by `python -m mmsent train` for one epoch at the tiny profile on 3
+    classes ("bad", "good", "meh"; 24 rows of `write_tiny_csv`). Trained once per session: read it only."""
+    from mmsent import cli
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    csv = write_tiny_csv(folder / "data", n=24, classes=("good", "meh", "bad"))
+    argv = ["train", "--data", str(csv), "--profile", "tiny", "--epochs", "1", "--batch-size", "4",
+            "--models", "fusion", "--report-dir", str(folder / "report"), "--no-progress"]  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMSENT_CACHE_DIR", str(folder / "cache"))
+        assert cli.main(argv) == 0
+    return folder / "report" / "model"

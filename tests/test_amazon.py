@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from huggingface_hub import ModelCard
 
 from mmsent import cli
 from mmsent.amazon import import_amazon
+from mmsent.data_summary import AMAZON_HUB_ID
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REVIEWS, META = FIXTURES / "amazon_reviews.jsonl", FIXTURES / "amazon_meta.jsonl"
@@ -41,6 +43,7 @@ def test_every_line_is_imported_dropped_or_reported_malformed(imported):
     assert (report.lines, report.imported, report.dropped_neutral) == (14, 10, 1)
     assert [number for number, _ in report.malformed] == [4, 7, 8]
     reasons = dict(report.malformed)
+    assert reasons[4] == "not JSON (Invalid control character at column 72)"  # "at" once
     assert reasons[4].startswith("not JSON") and "rating 6.0" in reasons[7] and reasons[8] == "blank line"
     assert report.imported + report.dropped_neutral + len(report.malformed) == report.lines
     assert len(frame) == report.imported and dict(report.labels) == {"negative": 5, "positive": 5}
@@ -105,10 +108,37 @@ def test_import_then_train_works_unchanged(tmp_path, capsys):
                 "--batch-size", "2", "--models", "fusion", "--photo-dir", str(tmp_path / "photos"),
                 "--report-dir", str(report), "--no-progress"]  # fmt: skip
         assert cli.main(argv) == 0
+        # the imported file labelled by the trained model: one row out per review in, in order
+        predictions = tmp_path / "predictions.csv"
+        argv = ["predict", "--model", str(report / "model"), "--data", str(out / "reviews.csv"), "--out",
+                str(predictions), "--photo-dir", str(tmp_path / "photos"), "--no-progress"]  # fmt: skip
+        assert cli.main(argv) == 0
+    labelled = pd.read_csv(predictions, dtype={"review_id": str})
+    imported = pd.read_csv(out / "reviews.csv", dtype={"review_id": str})
+    assert list(labelled["review_id"]) == list(imported["review_id"])
+    assert list(labelled["label"]) == list(imported["label"])  # the stars' labels, carried through
+    assert (labelled["status"] == "ok").sum() == 8  # the two photo-less reviews: scored on their text
+    assert set(labelled.loc[labelled["status"] != "ok", "status"]) == {"text-only: no image path"}
     metrics = json.loads((report / "metrics.json").read_text())
     assert sum(metrics["run"]["rows"].values()) == 10
     problems = pd.read_csv(report / "skipped_rows.csv")
     assert set(problems["problem"]) == {"no image path"} and len(problems) == 2  # the two photo-less reviews
+
+    # the model card says what the model was trained on, in its metadata and in its prose
+    card_path = report / "model" / "README.md"
+    card = ModelCard.load(card_path)
+    assert card.data.datasets == [AMAZON_HUB_ID]
+    result = card.data.eval_results[0]
+    assert result.dataset_type == AMAZON_HUB_ID and result.dataset_name.startswith("Amazon Reviews 2023")
+    assert result.metric_value == round(metrics["fusion"]["accuracy"], 4)
+    text = card_path.read_text(encoding="utf-8")
+    assert "real Amazon Reviews 2023 reviews: `reviews.jsonl`" in text and "never seen real" not in text
+    assert "10 rows read: 10 used (5 negative (50%), 5 positive (50%)); 0 skipped" in text
+    assert "2 of the used rows kept text-only" in text
+    test_rows = metrics["run"]["rows"]["test"]
+    one = f"one review is {100 / test_rows:.1f} accuracy points"
+    assert f"The test split has {test_rows} reviews: {one}" in text
+    assert metrics["run"]["data_summary"]["kind"] == "amazon-reviews-2023"
 
 
 def test_a_missing_reviews_file_is_an_error_with_exit_2(tmp_path, capsys):

@@ -79,6 +79,21 @@ def test_predict_and_evaluate_read_the_model_folder(trained, capsys):
     assert json.loads(capsys.readouterr().out)["rows"] == 30  # the broken photo's review is kept text-only
 
 
+def test_evaluate_scores_the_training_file_by_default_and_says_when_a_file_differs(trained, capsys, tmp_path):
+    csv, report = trained
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model", str(report / "model")]) == 0
+    out, err = capsys.readouterr()
+    assert f"evaluating on {csv}: the file the model was trained on" in err
+    assert json.loads(out)["rows"] == json.loads((report / "metrics.json").read_text())["run"]["rows"]["test"]
+    edited = tmp_path / "edited.csv"
+    edited.write_text(csv.read_text().replace("review number 1 ", "review number one "))
+    (tmp_path / "images").symlink_to(csv.parent / "images")
+    argv = ["evaluate", "--model", str(report / "model"), "--data", str(edited), "--allow-outside-paths"]
+    assert cli.main(argv) == 0
+    assert f"note: {edited} is not the file the model was trained on ({csv}" in capsys.readouterr().err
+
+
 def test_bad_table_exits_2_with_a_message_and_no_traceback(tiny_csv, tmp_path, capsys):
     csv = tiny_csv(edit=lambda frame: frame.rename(columns={"label": "sentiment"}))
     argv = ["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(tmp_path / "r")]
@@ -160,3 +175,12 @@ def test_train_measures_the_attention_lift_on_the_bundled_kind_of_data(tmp_path,
     assert f"attention lift on the damage: {lift:.2f}" in capsys.readouterr().out
     recipe = json.loads((tmp_path / "r" / "model" / "config.json").read_text())["recipe"]
     assert recipe["attention_loss_weight"] == TrainConfig().attention_loss_weight > 0  # points by default
+
+
+def test_train_summary_says_what_one_review_is_worth_and_names_its_seconds():
+    from mmsent import pipeline
+
+    scores = {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9, "attention_lift": None}
+    text = pipeline._summary({"fusion": scores, "run": {"rows": {"test": 54}, "seconds": 12.3}}, ["fusion"])
+    assert "on 54 test reviews: one review is 1.9 accuracy points" in text
+    assert text.splitlines()[-1] == "train took 12 s (wall clock: reading, training, testing)"

@@ -5,6 +5,7 @@ module. Needs the demo extra (`pip install -e ".[demo,browser]"`) and Debian's `
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 import torch
 
 from mmsent import cli
+from mmsent.doctor import chromium_path
 from mmsent.encoders import load_encoders
 from mmsent.models import MultimodalSentimentModel
 
@@ -25,7 +27,7 @@ from gradio_client import Client, handle_file  # noqa: E402  (comes with gradio)
 from mmsent import demo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(os.environ.get("MMSENT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = chromium_path()
 LABELS = ["negative", "positive"]
 
 
@@ -119,6 +121,12 @@ def test_uploads_over_the_cap_are_refused_and_launch_sets_the_cap(server, tmp_pa
     assert "max_file_size=UPLOAD_LIMIT" in demo.SPACE_APP  # the exported Space caps uploads the same way
 
 
+def test_the_api_lists_the_photo_as_optional(folder):
+    info = demo.build_demo(folder / "model").get_api_info()["named_endpoints"]["/predict"]
+    optional = {p["parameter_name"]: p["parameter_has_default"] for p in info["parameters"]}
+    assert optional == {"text": False, "photo": True}
+
+
 def test_a_blank_review_gets_an_error_on_the_page(server):
     with pytest.raises(Exception, match="Type the review's text first"):
         ask(server, "   ", None)
@@ -168,7 +176,10 @@ def test_the_exported_space_runs_with_python_app_py(folder, tmp_path, capsys):
         "examples",
     }
     assert "sdk: gradio" in (space / "README.md").read_text()
-    assert "mmsent[demo] @ git+" in (space / "requirements.txt").read_text()
+    requirements = (space / "requirements.txt").read_text().splitlines()
+    assert re.fullmatch(r"mmsent\[demo\] @ git\+\S+@[0-9a-f]{40}", requirements[0])  # a commit, not a branch
+    pins = dict(line.split("==") for line in requirements[1:])
+    assert {"torch", "transformers", "gradio"} <= set(pins) and pins["gradio"] == gradio.__version__
     port = free_port()
     env = {
         **os.environ,

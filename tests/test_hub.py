@@ -198,3 +198,10 @@ def test_the_fingerprint_covers_frozen_weights_only(encoders):
     with torch.no_grad():
         model.classifier[0].weight.add_(1.0)  # trained: not part of the encoders' identity
     assert encoder_fingerprint(model) == before
+
+
+def test_the_weights_file_has_the_mode_of_the_other_files(trained):
+    """safetensors writes 0600; the folder's other files (and any new file) get 0666 less the umask."""
+    *_, folder = trained
+    modes = {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"] == modes["README.md"], modes

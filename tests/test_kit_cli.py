@@ -25,13 +25,32 @@ def test_doctor_reports_versions_profile_models_and_cache(tmp_path, monkeypatch,
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split("  ")[0]: line.split("  ", 1)[1].strip() for line in lines if "  " in line}
     expected = ["python", "platform", "torch", "CUDA", "MPS", "CPU threads", "transformers", "mmsent",
-                "device", "profile", "offline models", "data folder", "feature cache"]
+                "device", "profile", "offline models", "demo extra", "logging extra", "browser extra",
+                "chromium", "data folder", "feature cache"]  # fmt: skip
     assert list(rows) == expected
     assert rows["transformers"] == metadata.version("transformers")
     assert rows["profile"] == "tiny (set by the environment variable MMSENT_PROFILE)"
     assert rows["offline models"].startswith("load (text 22.7 M parameters")  # all-MiniLM-L6-v2
     assert rows["feature cache"] == f"{cache} (1.0 MiB in 1 files)"
     assert lines[-1] == "no known problem"
+    chromium = doctor.chromium_path()
+    expected = str(chromium) if chromium.is_file() else f"none at {chromium} (the browser test: apt-get"
+    assert rows["chromium"].startswith(expected)
+
+
+def test_doctor_says_how_to_install_a_missing_extra(monkeypatch, tmp_path):
+    real = doctor.metadata.version
+
+    def version(name: str) -> str:
+        if name == "gradio":
+            raise doctor.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(doctor.metadata, "version", version)
+    monkeypatch.setenv("MMSENT_CHROMIUM", str(tmp_path / "no-chromium"))
+    rows = dict(doctor._optional_lines())
+    assert rows["demo extra"] == 'not installed (python -m mmsent demo: pip install -e ".[demo]")'
+    assert rows["chromium"].startswith(f"none at {tmp_path / 'no-chromium'}")
 
 
 def test_doctor_names_each_problem_with_its_fix(monkeypatch):

@@ -31,7 +31,7 @@ LAYERS: list[list[str]] = [
     ["encoders"],
     # checks and set-up: they read environment and encoders, nothing that trains
     ["validate", "doctor", "course"],
-    ["model_source", "model_card", "checkpoint_check", "hub"],
+    ["model_source", "data_summary", "model_card", "checkpoint_check", "hub"],
     ["text_cache", "features",
      "audio", "audio.voice", "audio.spans", "audio.calls", "audio.features", "audio.encoder",
      "audio.pretrain", "audio.store"],
@@ -42,9 +42,11 @@ LAYERS: list[list[str]] = [
      "explain", "robustness", "clip_pretrain",
      "generation", "generation.unet", "generation.flow", "generation.pixels", "generation.prompts",
      "generation.grading", "generation.pretrain"],
-    ["pipeline"],
+    ["pipeline", "batch_predict", "inference"],
     # the command line and the demo
-    ["demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli", "generation.commands", "cli",
+    ["run_config", "run_log", "cli_common", "predict_cli",
+     "space_pins", "demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli",
+     "generation.commands", "cli",
      "__main__"],
 ]
 # Type hints that name a class from above (never imported at run time): module -> what it names.

@@ -39,8 +39,9 @@ class ProblemLog:
 
     def __init__(self, raw: pd.DataFrame, lines: np.ndarray | None = None) -> None:
         """`lines`: `[rows]` the file line each row starts on (`mmsent.data.csvfile.record_lines`); None
-        numbers them as a spreadsheet does (the header is row 1)."""
-        self.rows = lines if lines is not None else np.arange(len(raw)) + 2
+        numbers them as a spreadsheet does (the header is row 1), from `raw`'s index, so a chunk of a
+        longer file (its index continues the chunks before it) keeps the file's numbers."""
+        self.rows = lines if lines is not None else np.asarray(raw.index, dtype=np.int64) + 2
         ids = raw["review_id"] if "review_id" in raw.columns else pd.Series([None] * len(raw))
         self.review_ids = [
             rid if not is_missing(rid) else f"row{row}" for rid, row in zip(ids, self.rows, strict=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,18 +136,10 @@ def load_reviews(
     _check_columns(raw, csv_path, require_labels)
     if raw.empty:
         raise DataError(f"{csv_path} has a header but no reviews. Add one review per row below the header.")
-    root = Path(os.path.normpath(Path(root if root is not None else csv_path.parent).absolute()))
-    log = ProblemLog(raw, record_lines(csv_path, len(raw)))
-
-    usable = _rows_with_text(raw, log)
-    if "label" in raw.columns:
-        usable &= _rows_with_label(raw, log)
-    image_paths = _locate_images(
-        raw["image_path"], usable, root, log, check_images, allow_outside_paths, photos
+    root = photo_root(csv_path, root)
+    frame, problems = validate_rows(
+        raw, root, check_images, allow_outside_paths, photos, record_lines(csv_path, len(raw))
     )
-
-    frame = _usable_frame(raw, usable, image_paths, log)
-    problems = log.frame()
     if frame.empty:
         raise DataError(
             f"No usable reviews in {csv_path}: all {len(raw)} rows were skipped. Fix the rows below.\n"
@@ -170,8 +162,58 @@ def load_reviews(
     return table
 
 
-def _read_csv(csv_path: Path, columns: Mapping[str, str] | None) -> pd.DataFrame:
-    """The raw table, all cells of STRING_COLUMNS as str; only a blank cell counts as missing."""
+def photo_root(csv_path: Path, root: str | os.PathLike | None = None) -> Path:
+    """The absolute folder relative photo paths start from: `root`, else the CSV's folder."""
+    return Path(os.path.normpath(Path(root if root is not None else csv_path.parent).absolute()))
+
+
+def validate_rows(
+    raw: pd.DataFrame,
+    root: Path,
+    check_images: bool = True,
+    allow_outside_paths: bool = False,
+    photos: PhotoStore | None = None,
+    lines: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-row tier of the rules on raw cells (a whole table, or one chunk of it read with
+    `read_chunks`: the CSV row numbers follow `raw`'s index). Returns (usable rows, problems) as
+    `ReviewTable.frame` (without `label_id`) and `ReviewTable.problems`; raises nothing per row.
+    `lines`: `[rows]` the file line each row starts on (see `ProblemLog`)."""
+    log = ProblemLog(raw, lines)
+    usable = _rows_with_text(raw, log)
+    if "label" in raw.columns:
+        usable &= _rows_with_label(raw, log)
+    image_paths = _locate_images(
+        raw["image_path"], usable, root, log, check_images, allow_outside_paths, photos
+    )
+    return _usable_frame(raw, usable, image_paths, log), log.frame()
+
+
+def read_chunks(
+    csv_path: str | os.PathLike,
+    chunk_rows: int,
+    columns: Mapping[str, str] | None = None,
+    require_labels: bool = False,
+) -> Iterator[pd.DataFrame]:
+    """The raw cells of a review CSV, `chunk_rows` rows at a time, read and checked like
+    `load_reviews` reads them (header, delimiter, renames, required columns); each chunk's index
+    continues the previous one's, so `validate_rows` numbers the rows as in the whole file."""
+    csv_path = Path(csv_path)
+    reader = _read_csv(csv_path, columns, chunk_rows)
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except (pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise _unreadable(csv_path, error) from error
+        _check_columns(raw, csv_path, require_labels)
+        yield raw
+
+
+def _read_csv(csv_path: Path, columns: Mapping[str, str] | None, chunk_rows: int | None = None):
+    """The raw table (or, with `chunk_rows`, an iterator of its chunks), all cells of STRING_COLUMNS
+    as str; only a blank cell counts as missing."""
     if csv_path.is_dir():
         raise DataError(
             f"{csv_path} is a folder; pass the review CSV inside it, e.g. {csv_path / 'reviews.csv'}."
@@ -195,24 +237,34 @@ def _read_csv(csv_path: Path, columns: Mapping[str, str] | None) -> pd.DataFrame
             na_values=[""],
             encoding="utf-8-sig",
             engine=pandas_engine(csv_path),  # a NUL in a cell: the engine that keeps it
+            chunksize=chunk_rows,
         )
     except pd.errors.EmptyDataError as error:
         raise DataError(
             f"{csv_path} is empty (not even a header row). Start it with the line text,image_path,label."
         ) from error
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"{csv_path} is not a readable UTF-8 CSV ({error}). Re-save it as 'CSV UTF-8'."
-        ) from error
-    except pd.errors.ParserError as error:  # the encoding is fine: the CSV's structure is not
-        raise DataError(
-            f"{csv_path} cannot be read as a table ({str(error).strip()}): a row has more cells than the "
-            "header, or a quote is not closed. Fix that line: put a cell that holds the delimiter or a "
-            'line break in double quotes ("..."), and double a quote inside one ("").'
-        ) from error
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise _unreadable(csv_path, error) from error
+    if chunk_rows is not None:
+        return (_typed(chunk, columns) for chunk in raw)
+    return _typed(raw, columns)
+
+
+def _unreadable(csv_path: Path, error: Exception) -> DataError:
+    if isinstance(error, UnicodeDecodeError):
+        return DataError(f"{csv_path} is not a readable UTF-8 CSV ({error}). Re-save it as 'CSV UTF-8'.")
+    # the encoding is fine: the CSV's structure is not
+    return DataError(
+        f"{csv_path} cannot be read as a table ({str(error).strip()}): a row has more cells than the "
+        "header, or a quote is not closed. Fix that line: put a cell that holds the delimiter or a "
+        'line break in double quotes ("..."), and double a quote inside one ("").'
+    )
+
+
+def _typed(raw: pd.DataFrame, columns: Mapping[str, str] | None) -> pd.DataFrame:
+    """`raw` with `columns` renamed and numeric extra columns (rating, price, ...) as numbers."""
     raw.columns = [str(name).strip() for name in raw.columns]  # as read_header names them
     raw = raw.rename(columns=dict(columns or {}))
-    # Numeric extra columns (rating, price, ...) get their usual dtypes back.
     for name in raw.columns.difference(STRING_COLUMNS):
         try:
             raw[name] = pd.to_numeric(raw[name])
