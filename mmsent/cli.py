@@ -5,11 +5,11 @@ python -m mmsent train --data my.csv --epochs 3 --report-dir reports/mine
 python -m mmsent evaluate --model reports/latest/model --data my.csv
 python -m mmsent predict --model reports/latest/model --text "Well. It arrived." --image box.png
 python -m mmsent pretrain-clip              # rebuild data/clip-offline
-python -m mmsent pretrain-generator         # rebuild data/generator-offline (notebook 10's model)
+python -m mmsent pretrain-generator         # rebuild data/generator-offline (notebook 11's model)
 python -m mmsent make-data                  # regenerate the bundled review set
 python -m mmsent demo --model reports/latest/model   # a web demo (Gradio, the .[demo] extra)
-python -m mmsent make-calls                 # regenerate the call-centre table (notebook 09)
-python -m mmsent pretrain-audio             # rebuild data/audio-encoder (notebook 09)
+python -m mmsent make-calls                 # regenerate the call-centre table (notebook 10)
+python -m mmsent pretrain-audio             # rebuild data/audio-encoder (notebook 10)
 python -m mmsent import-amazon Electronics.jsonl.gz --meta meta_Electronics.jsonl.gz --out data/amazon
 python -m mmsent doctor                     # versions, device, profile and known problems, to paste
 python -m mmsent course --repo-url https://github.com/me/mmsent   # point badges and set-up cells at a fork

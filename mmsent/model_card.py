@@ -4,7 +4,7 @@
 (licence, tags, base models, the test metrics as a ``model-index``), then the data it was trained
 on, the metrics table with the text-only and image-only ablations, the profile and encoders,
 intended use and limits, how to load it, and the training recipe. `read_card_metadata` parses the
-metadata back (a test, and notebook 11, read it).
+metadata back (a test, and notebook 12, read it).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ DATA_DIR_ENV = "MMSENT_DATA_DIR"
 DATA_DIR = Path(os.environ.get(DATA_DIR_ENV, REPO_DIR / "data")).resolve()
 REVIEWS_CSV = DATA_DIR / "reviews.csv"
 OFFLINE_CLIP_DIR = DATA_DIR / "clip-offline"
-GENERATOR_DIR = DATA_DIR / "generator-offline"  # the text-to-image model of notebook 10
+GENERATOR_DIR = DATA_DIR / "generator-offline"  # the text-to-image model of notebook 11
 
 
 def minilm_dir() -> Path:
