@@ -6,6 +6,7 @@ python -m mmsent evaluate --model reports/latest/model --data my.csv
 python -m mmsent predict --model reports/latest/model --text "Well. It arrived." --image box.png
 python -m mmsent pretrain-clip              # rebuild data/clip-offline
 python -m mmsent pretrain-generator         # rebuild data/generator-offline (notebook 11's model)
+python -m mmsent pretrain-vlm               # rebuild data/vlm-offline (notebook 09's models)
 python -m mmsent make-data                  # regenerate the bundled review set
 python -m mmsent demo --model reports/latest/model   # a web demo (Gradio, the .[demo] extra)
 python -m mmsent make-calls                 # regenerate the call-centre table (notebook 10)
@@ -33,6 +34,7 @@ from mmsent.choices import PROFILES, SPLITS
 from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.generation import commands as generation_commands
 from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
+from mmsent.vlm import commands as vlm_commands
 
 MODEL_ARG = dict(
     type=Path,
@@ -266,6 +268,7 @@ def _parser() -> argparse.ArgumentParser:
     import_cli.add_parsers(commands)
     kit_cli.add_parsers(commands)
     generation_commands.add_parsers(commands)
+    vlm_commands.add_parsers(commands)
     demo_cli.add_parsers(commands)
     audio_cli.add_parsers(commands)
     for command in commands.choices.values():
@@ -401,6 +404,7 @@ COMMANDS = {
     **import_cli.COMMANDS,
     **kit_cli.COMMANDS,
     **generation_commands.COMMANDS,
+    **vlm_commands.COMMANDS,
     **demo_cli.COMMANDS,
     **audio_cli.COMMANDS,
 }
