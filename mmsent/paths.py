@@ -16,6 +16,7 @@ DATA_DIR = Path(os.environ.get(DATA_DIR_ENV, REPO_DIR / "data")).resolve()
 REVIEWS_CSV = DATA_DIR / "reviews.csv"
 OFFLINE_CLIP_DIR = DATA_DIR / "clip-offline"
 GENERATOR_DIR = DATA_DIR / "generator-offline"  # the text-to-image model of notebook 11
+VLM_DIR = DATA_DIR / "vlm-offline"  # the vision-language models of notebook 09
 
 
 def minilm_dir() -> Path:

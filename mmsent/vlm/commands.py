@@ -7,10 +7,8 @@ import json
 from pathlib import Path
 
 from mmsent import validate
-from mmsent.paths import DATA_DIR
+from mmsent.paths import VLM_DIR
 from mmsent.vlm.pretrain import RECIPE
-
-VLM_DIR = DATA_DIR / "vlm-offline"
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:

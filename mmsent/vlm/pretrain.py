@@ -20,7 +20,7 @@ from mmsent.vlm.tokenizer import WordTokenizer
 from mmsent.vlm.training import train_vlm
 from mmsent.vlm.truth import HELDOUT_SEED, Photo, make_photos
 
-RECIPE = {"photos": 2000, "heldout": 600, "steps": 1200, "seed": 0, "batch_size": 64, "learning_rate": 2e-3}
+RECIPE = {"photos": 4000, "heldout": 600, "steps": 1500, "seed": 0, "batch_size": 64, "learning_rate": 2e-3}
 
 
 def cpu_name() -> str:
