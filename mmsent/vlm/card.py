@@ -63,5 +63,7 @@ damaged, never the review set's), {recipe['steps']} AdamW steps of batch {recipe
 ## Limits
 
 Trained only on drawn photos and a closed vocabulary of about forty words: it cannot describe a real
-photo, and refuses words it never saw.
+photo, and refuses words it never saw. Even on drawn photos it hallucinates (the table's
+"hallucination" column): it did not learn on which side the damage is ("where" stays near its blind
+ceiling), and it misses dents more than any other damage. Check its words against the photo.
 """

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = REC
     started = time.perf_counter()
     torch.manual_seed(seed)
     tokenizer = WordTokenizer()
+    if progress:
+        print(f"pretrain-vlm: drawing {photos} + {heldout} photos and computing their CLIP patch tokens",
+              file=sys.stderr)
     train_photos = make_photos(photos, seed + 1)  # seed 0 -> TRAIN_SEED 1, never HELDOUT_SEED
     train_items = examples([p.truth for p in train_photos], seed + 1)
     train_tokens = patch_tokens([p.image for p in train_photos])
