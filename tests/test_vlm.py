@@ -208,6 +208,16 @@ def test_readme_and_model_card_show_the_committed_table():
     assert table in (VLM_DIR / "README.md").read_text()
 
 
+def test_readme_share_of_sides_near_the_middle():
+    """The README: 46 % of the held-out photos with a side have their damage centre within a tenth of
+    the width from the middle."""
+    from mmsent.vlm.truth import HELDOUT_SEED
+
+    sided = [p for p in make_photos(600, HELDOUT_SEED) if p.truth.side]
+    centres = [np.nonzero(p.mask)[1].mean() / p.mask.shape[1] for p in sided]
+    assert round(100 * float(np.mean([abs(c - 0.5) < 0.1 for c in centres]))) == 46
+
+
 def test_pretrain_vlm_writes_three_models_and_metrics(tmp_path):
     metrics = pretrain_vlm(tmp_path, photos=12, heldout=8, steps=2, progress=False)
     assert set(metrics["models"]) == {"blind", "llava", "flamingo"}
