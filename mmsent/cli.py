@@ -5,11 +5,12 @@ python -m mmsent train --data my.csv --epochs 3 --report-dir reports/mine
 python -m mmsent evaluate --model reports/latest/model --data my.csv
 python -m mmsent predict --model reports/latest/model --text "Well. It arrived." --image box.png
 python -m mmsent pretrain-clip              # rebuild data/clip-offline
-python -m mmsent pretrain-generator         # rebuild data/generator-offline (notebook 10's model)
+python -m mmsent pretrain-generator         # rebuild data/generator-offline (notebook 11's model)
+python -m mmsent pretrain-vlm               # rebuild data/vlm-offline (notebook 09's models)
 python -m mmsent make-data                  # regenerate the bundled review set
 python -m mmsent demo --model reports/latest/model   # a web demo (Gradio, the .[demo] extra)
-python -m mmsent make-calls                 # regenerate the call-centre table (notebook 09)
-python -m mmsent pretrain-audio             # rebuild data/audio-encoder (notebook 09)
+python -m mmsent make-calls                 # regenerate the call-centre table (notebook 10)
+python -m mmsent pretrain-audio             # rebuild data/audio-encoder (notebook 10)
 python -m mmsent import-amazon Electronics.jsonl.gz --meta meta_Electronics.jsonl.gz --out data/amazon
 python -m mmsent doctor                     # versions, device, profile and known problems, to paste
 python -m mmsent course --repo-url https://github.com/me/mmsent   # point badges and set-up cells at a fork
@@ -50,6 +51,7 @@ from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
 from mmsent.replace import OVERWRITE_HELP, replacing
 from mmsent.run_config import CONFIG_FILE
 from mmsent.run_log import LOG_TARGETS, TENSORBOARD_DIR
+from mmsent.vlm import commands as vlm_commands
 
 # Commands that write where the user's files may be: they refuse an existing output unless --overwrite.
 WRITES_OUTPUT = ("make-data", "pretrain-clip", "make-calls", "pretrain-audio", "pretrain-generator", "demo")
@@ -275,6 +277,7 @@ def _parser() -> argparse.ArgumentParser:
     import_cli.add_parsers(commands)
     kit_cli.add_parsers(commands)
     generation_commands.add_parsers(commands)
+    vlm_commands.add_parsers(commands)
     demo_cli.add_parsers(commands)
     audio_cli.add_parsers(commands)
     for name in WRITES_OUTPUT:  # import-amazon and train have their own --overwrite
@@ -404,6 +407,7 @@ COMMANDS = {
     **import_cli.COMMANDS,
     **kit_cli.COMMANDS,
     **generation_commands.COMMANDS,
+    **vlm_commands.COMMANDS,
     **demo_cli.COMMANDS,
     **audio_cli.COMMANDS,
 }

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mmsent.errors import MmsentError, UsageError
-from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV
+from mmsent.paths import OFFLINE_CLIP_DIR, REVIEWS_CSV, VLM_DIR
 
 EXAMPLE_TEXT = "This phone is 🔥🔥🔥"
 EXAMPLES_FILE = "examples.json"
@@ -185,6 +185,10 @@ def build_demo(model_dir: str | Path, examples: list[list[Any]] | None = None, e
                                   interactive=False, elem_id="explanation")
         if examples:
             gr.Examples(examples=examples, inputs=[text, photo], label="Examples from the bundled data")
+        if (VLM_DIR / "llava" / "config.json").is_file():  # a checkout with notebook 09's models
+            from mmsent.vlm.ask import add_question_box
+
+            add_question_box(gr, photo)
         button.click(predict, inputs=[text, photo], outputs=[label, gate, heat], api_name="predict")
         explain_button.click(explain, inputs=[text, photo, method], outputs=[beside], api_name="explain")
     return demo

@@ -26,7 +26,8 @@ def _data_or_packaged(name: str) -> Path:
 
 
 OFFLINE_CLIP_DIR = _data_or_packaged("clip-offline")
-GENERATOR_DIR = DATA_DIR / "generator-offline"  # the text-to-image model of notebook 10
+GENERATOR_DIR = DATA_DIR / "generator-offline"  # the text-to-image model of notebook 11
+VLM_DIR = DATA_DIR / "vlm-offline"  # the vision-language models of notebook 09
 
 
 def minilm_dir() -> Path:

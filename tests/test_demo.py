@@ -276,3 +276,36 @@ def test_the_explain_endpoint_draws_a_chosen_method_beside_the_attention(server,
     assert Image.open(picture).size == (800, 390)  # two panels, drawn
     with pytest.raises(Exception, match="add its photo"):
         client.predict(demo.EXAMPLE_TEXT, None, "occlusion", api_name="/explain")
+
+
+# -- "Ask about the photo": notebook 09's LLaVA-style model on the uploaded photo ---------------------
+
+def test_gradio_client_asks_about_the_photo(server, folder):
+    client = Client(server, verbose=False)
+    burnt = handle_file(str(folder / "examples" / "phone_burnt.png"))
+    assert client.predict(burnt, "is it damaged ?", api_name="/ask") == "**yes**"
+    assert client.predict(burnt, "what is the damage ?", api_name="/ask") == "**burn**"
+    with pytest.raises(Exception, match="outside the vocabulary"):
+        client.predict(burnt, "is it broken ?", api_name="/ask")
+    with pytest.raises(Exception, match="Add a photo first"):
+        client.predict(None, "is it damaged ?", api_name="/ask")
+
+
+def test_the_page_in_a_real_browser_answers_a_question_about_the_photo(server, folder):
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set MMSENT_CHROMIUM)")
+    browser_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[browser]'")
+    with browser_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(server)
+        page.locator("#photo input[type=file]").set_input_files(str(folder / "examples" / "phone_burnt.png"))
+        page.locator("#photo img").first.wait_for(timeout=20_000)
+        page.locator("#ask").click()  # the default question: "is it damaged ?"
+        answer = page.locator("#vlm-answer")
+        answer.get_by_text("yes").wait_for(timeout=30_000)
+        shown = answer.inner_text()
+        browser.close()
+    assert shown.strip() == "yes"

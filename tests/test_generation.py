@@ -1,4 +1,4 @@
-"""The text-to-image model of notebook 10: shapes, the noising process, guidance, seeded sampling,
+"""The text-to-image model of notebook 11: shapes, the noising process, guidance, seeded sampling,
 save / load, the committed weights and the CLIP grading. Tiny U-Nets; a few seconds in all."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     calls.add_argument("--seed", type=validate.seed, default=0, help="seed (default 0)")
     audio = commands.add_parser(
         "pretrain-audio",
-        help="train the small audio encoder of notebook 09 on generated snippets",
+        help="train the small audio encoder of notebook 10 on generated snippets",
         description="Pretrain the audio encoder (log-mel -> time-frame tokens + pooled vector) on "
         "generated snippets the call set never uses, to tell voice states apart and find the shouting; "
         "save it with save_pretrained.",

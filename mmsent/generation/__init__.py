@@ -10,5 +10,5 @@ Modules, each importing only those before it:
 - `pretrain`: the pretraining recipe (``python -m mmsent pretrain-generator``), save and load;
 - `commands`: the command line's ``pretrain-generator``.
 
-Notebook 10 ("From words to pictures") teaches all of it.
+Notebook 11 ("From words to pictures") teaches all of it.
 """

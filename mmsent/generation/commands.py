@@ -15,7 +15,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     generator = commands.add_parser(
         "pretrain-generator",
         help="train the course's small text-to-image model (flow matching, 32x32, CLIP-conditioned)",
-        description="Train the text-to-image U-Net of notebook 10 on generated photo-caption pairs, "
+        description="Train the text-to-image U-Net of notebook 11 on generated photo-caption pairs, "
         "conditioned on the offline CLIP's text embeddings, save it (model.safetensors + config.json) and "
         "grade it with the CLIP at several guidance scales (metrics.json).",
     )

@@ -1,0 +1,69 @@
+"""The model card of the committed vision-language models (``data/vlm-offline/README.md``) and the
+evaluation table it shares with the README and notebook 09."""
+
+from __future__ import annotations
+
+from mmsent.vlm.text import QUESTION_TYPES
+
+NAMES = {"blind": "blind (no photo)", "llava": "LLaVA-style (projected prefix)",
+         "flamingo": "Flamingo-style (gated cross-attention)"}
+
+
+def evaluation_table(metrics: dict) -> str:
+    """A markdown table: one row per model plus the blind ceiling; exact match per question type,
+    caption product / state accuracy, hallucination rate and the damage words' attention lift."""
+    header = ["model", *QUESTION_TYPES, "caption product", "caption state", "hallucination",
+              "lift crack / burn / dent"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    ceilings = metrics["blind_ceilings"]
+    blind = " | ".join(f"{ceilings[t]:.3f}" for t in QUESTION_TYPES)
+    lines.append(f"| blind ceiling | {blind} | | | | |")
+    for kind, row in metrics["models"].items():
+        lift = " / ".join(f"{row['lift'][word]:.2f}" if word in row["lift"] else "–"
+                          for word in ("crack", "burn", "dent"))
+        cells = [NAMES[kind], *(f"{row['answers'][t]:.3f}" for t in QUESTION_TYPES),
+                 f"{row['product_accuracy']:.3f}", f"{row['state_accuracy']:.3f}",
+                 f"{row['hallucination_rate']:.3f}", lift]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def vlm_card(metrics: dict) -> str:
+    """The README.md of the folder that holds the three models."""
+    recipe = metrics["recipe"]
+    return f"""---
+license: mit
+tags: [vision-language, image-to-text, visual-question-answering, course]
+---
+
+# mmsent's small vision-language models
+
+Three small causal decoders (nanoGPT-style, {metrics['models']['llava']['parameters']:,} parameters for
+the LLaVA-style one) that write about the course's generated product photos, reading the offline CLIP's
+patch tokens (`data/clip-offline`, frozen): `llava/` (projected prefix), `flamingo/` (tanh-gated
+cross-attention) and `blind/` (the same decoder without the photo). Notebook 09, "Models that talk
+about pictures", teaches them.
+
+Load: `VisionLanguageModel.from_pretrained("data/vlm-offline/llava")` and
+`WordTokenizer.from_pretrained("data/vlm-offline/llava")` (`mmsent.vlm`).
+
+## Evaluation ({recipe['heldout']} held-out photos, seed 20241)
+
+Exact match per question type (greedy), caption product / state accuracy, CHAIR-style hallucination
+rate (captions naming a product, damage or side the photo does not have), and the attention lift of
+the damage word on the true damage mask (1 = no preference).
+
+{evaluation_table(metrics)}
+## Training
+
+`python -m mmsent pretrain-vlm` (seed {recipe['seed']}): {recipe['photos']} generated photos (intact and
+damaged, never the review set's), {recipe['steps']} AdamW steps of batch {recipe['batch_size']} per model,
+{metrics['wall_seconds']:.0f} s in all on {metrics['cpu']} (torch {metrics['torch']}).
+
+## Limits
+
+Trained only on drawn photos and a closed vocabulary of about forty words: it cannot describe a real
+photo, and refuses words it never saw. Even on drawn photos it hallucinates (the table's
+"hallucination" column): it did not learn on which side the damage is ("where" stays near its blind
+ceiling), and it misses dents more than any other damage. Check its words against the photo.
+"""

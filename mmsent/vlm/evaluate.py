@@ -1,0 +1,99 @@
+"""Grading what the models say against the generator's truth.
+
+- questions: exact match of the generated answer, per question type;
+- captions: product accuracy, state accuracy (damaged or not) and the **hallucination rate**, the
+  share of captions that mention something the photo does not have (a product, a damage kind or a
+  side that is not the truth's), CHAIR-style, decided word by word from the generator's truth;
+- where the damage words look: when a caption names the photo's true damage ("crack", "burn",
+  "dent"), the attention of the position that chose that word over the patches, and its **lift** on
+  the true damage mask (`mmsent.attention_check.attention_lift`: 1 = no preference, 3 = three times
+  more attention on the damage than its area).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from mmsent.attention_check import attention_lift
+from mmsent.data.synth import PRODUCT_NOUNS, PRODUCTS
+from mmsent.vlm.generate import generate
+from mmsent.vlm.model import VisionLanguageModel
+from mmsent.vlm.text import CAPTION_PROMPT, DAMAGE_WORDS, QUESTION_TYPES, Example
+from mmsent.vlm.tokenizer import WordTokenizer
+from mmsent.vlm.truth import SIDES, Photo, PhotoTruth
+
+LOOK_WORDS: tuple[str, ...] = ("crack", "burn", "dent")  # damage words with a mask to look at
+_PRODUCT_WORD = {product: PRODUCT_NOUNS[product].split()[-1] for product in PRODUCTS}
+
+
+def _batches(model: VisionLanguageModel, patch_tokens: torch.Tensor, rows: list[int]) -> torch.Tensor | None:
+    return None if model.config.kind == "blind" else patch_tokens[rows]
+
+
+def answer_accuracy(model: VisionLanguageModel, tokenizer: WordTokenizer, items: list[Example],
+                    patch_tokens: torch.Tensor) -> dict[str, float]:
+    """Exact-match accuracy per question type (greedy answers). patch_tokens [photos, patches, dim]."""
+    by_prompt: dict[str, list[Example]] = defaultdict(list)
+    for item in items:
+        if item.task != "caption":
+            by_prompt[item.prompt].append(item)
+    right, total = defaultdict(int), defaultdict(int)
+    for prompt, group in by_prompt.items():
+        rows = [item.photo for item in group]
+        said = generate(model, tokenizer, prompt, _batches(model, patch_tokens, rows), batch=len(rows)).texts
+        for item, answer in zip(group, said, strict=True):
+            right[item.task] += answer == item.answer
+            total[item.task] += 1
+    return {task: right[task] / total[task] for task in QUESTION_TYPES if total[task]}
+
+
+def caption_facts(text: str) -> PhotoTruth:
+    """What a caption claims: the product, damage kind and side it names ("" where it names none)."""
+    words = text.split()
+    product = next((p for p in PRODUCTS if _PRODUCT_WORD[p] in words), "")
+    damage = next((kind for kind, word in DAMAGE_WORDS.items() if word in words), "")
+    side = next((side for side in SIDES if side in words), "")
+    return PhotoTruth(product, damage, side)
+
+
+def hallucinates(said: PhotoTruth, truth: PhotoTruth) -> bool:
+    """True when a caption names a product, damage or side that the photo does not have."""
+    return any(claim and claim != real for claim, real in
+               ((said.product, truth.product), (said.damage, truth.damage), (said.side, truth.side)))
+
+
+def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
+                   patch_tokens: torch.Tensor) -> dict:
+    """Caption every photo (greedy) and grade it. Returns product_accuracy, state_accuracy,
+    hallucination_rate, lift (mean per damage word, over correctly named twin photos), captions."""
+    rows = list(range(len(photos)))
+    tokens = _batches(model, patch_tokens, rows)
+    generated = generate(model, tokenizer, CAPTION_PROMPT, tokens, batch=len(rows))
+    claims = [caption_facts(text) for text in generated.texts]
+    pairs = list(zip(claims, [photo.truth for photo in photos], strict=True))
+    lifts: dict[str, list[float]] = defaultdict(list)
+    if generated.looks is not None:
+        for row, (photo, claim) in enumerate(zip(photos, claims, strict=True)):
+            word = DAMAGE_WORDS.get(photo.truth.damage, "")
+            named = word in LOOK_WORDS and claim.damage == photo.truth.damage
+            if named and photo.mask is not None and photo.mask.any():
+                step = generated.token_ids[row].tolist().index(tokenizer.ids[word])
+                lifts[word].append(attention_lift(generated.looks[row, step].numpy(), photo.mask))
+    return {
+        "product_accuracy": float(np.mean([c.product == t.product for c, t in pairs])),
+        "state_accuracy": float(np.mean([bool(c.damage) == t.damaged for c, t in pairs])),
+        "hallucination_rate": float(np.mean([hallucinates(c, t) for c, t in pairs])),
+        "lift": {word: float(np.mean(values)) for word, values in sorted(lifts.items())},
+        "captions": generated.texts,
+    }
+
+
+def evaluate_vlm(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
+                 items: list[Example], patch_tokens: torch.Tensor) -> dict:
+    """One row of the evaluation table: accuracy per question type + the caption scores (no captions)."""
+    captions = caption_scores(model, tokenizer, photos, patch_tokens)
+    captions.pop("captions")
+    return {"answers": answer_accuracy(model, tokenizer, items, patch_tokens), **captions}

@@ -1,0 +1,163 @@
+"""One small vision-language model, three ways to give it the photo (`VLMConfig.kind`):
+
+- "blind": the decoder alone; it never sees the photo (what the language prior alone says);
+- "llava": the photo's patch tokens go through a trained **projector** into the decoder's width and
+  are **prepended** to the text as a prefix; the decoder's own self-attention reads them;
+- "flamingo": the text alone runs through the decoder, and a **gated cross-attention** layer before
+  each block lets it look at the projected patch tokens (gates start at zero).
+
+All three share the decoder (`mmsent.vlm.decoder`), so a comparison between them is a comparison of
+how the image gets in, nothing else. The patch tokens are the course CLIP's (`clip_image_outputs`:
+vision ``last_hidden_state`` without CLS, through ``post_layernorm``), frozen and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from mmsent.vlm.cross_attention import GatedCrossAttention
+from mmsent.vlm.decoder import Block, TokenEmbedding
+
+KINDS: tuple[str, ...] = ("blind", "llava", "flamingo")
+
+
+@dataclass
+class VLMConfig:
+    """Sizes of a `VisionLanguageModel` (the defaults are the committed models')."""
+
+    kind: str = "llava"
+    vocab_size: int = 64
+    dim: int = 128
+    layers: int = 2
+    heads: int = 4
+    max_length: int = 24  # text tokens
+    patch_dim: int = 128  # the CLIP vision width
+    num_patches: int = 64  # 8 x 8 patches of the 64 px CLIP input
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+
+
+class Projector(nn.Module):
+    """Patch tokens [batch, patches, patch_dim] -> image tokens [batch, patches / 4, dim].
+
+    First a **pixel shuffle** (as nanoVLM and Idefics3 do): each 2 x 2 group of neighbouring patches
+    becomes one token of 4 x patch_dim features, so the decoder reads 16 tokens instead of 64 (the
+    cost of attention grows with the square of the length). Then LLaVA-1.5's projector, a two-layer
+    MLP into the decoder's width, plus a learned embedding per token position.
+    """
+
+    def __init__(self, patch_dim: int, dim: int, num_patches: int, shuffle: int = 2) -> None:
+        super().__init__()
+        self.grid, self.shuffle = math.isqrt(num_patches), shuffle
+        if self.grid**2 != num_patches or self.grid % shuffle:
+            raise ValueError(f"{num_patches} patches are not a square grid divisible by {shuffle}")
+        self.net = nn.Sequential(nn.Linear(patch_dim * shuffle**2, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.positions = nn.Parameter(torch.zeros(num_patches // shuffle**2, dim))
+
+    def pixel_shuffle(self, patch_tokens: torch.Tensor) -> torch.Tensor:
+        """[batch, grid * grid, d] -> [batch, (grid / s)^2, s * s * d], row by row like the patches."""
+        batch, _, dim = patch_tokens.shape
+        cells, s = self.grid // self.shuffle, self.shuffle
+        x = patch_tokens.view(batch, cells, s, cells, s, dim).permute(0, 1, 3, 2, 4, 5)
+        return x.reshape(batch, cells * cells, s * s * dim)
+
+    def forward(self, patch_tokens: torch.Tensor) -> torch.Tensor:
+        return self.net(self.pixel_shuffle(patch_tokens)) + self.positions
+
+
+@dataclass
+class VLMOutput:
+    """What the model computed for a batch of text positions.
+
+    logits: [batch, length, vocab], one next-word distribution per text position.
+    attention_to_patches: [batch, length, image tokens]: how much each text position looks at each
+        image token (a 4 x 4 grid, row by row), averaged over heads and layers; rows sum to 1.
+        None for the blind model.
+    """
+
+    logits: torch.Tensor
+    attention_to_patches: torch.Tensor | None
+
+
+class VisionLanguageModel(nn.Module):
+    """A causal decoder that writes text about a photo's patch tokens (see the module docstring)."""
+
+    def __init__(self, config: VLMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = TokenEmbedding(config.vocab_size, config.dim, config.max_length)
+        self.blocks = nn.ModuleList(Block(config.dim, config.heads) for _ in range(config.layers))
+        self.norm = nn.LayerNorm(config.dim)
+        self.head = nn.Linear(config.dim, config.vocab_size, bias=False)
+        if config.kind != "blind":
+            self.projector = Projector(config.patch_dim, config.dim, config.num_patches)
+        if config.kind == "flamingo":
+            self.cross = nn.ModuleList(GatedCrossAttention(config.dim, config.heads)
+                                       for _ in range(config.layers))
+        self.apply(_init_weights)
+
+    def forward(self, input_ids: torch.Tensor, patch_tokens: torch.Tensor | None = None) -> VLMOutput:
+        """input_ids [batch, length]; patch_tokens [batch, patches, patch_dim] (ignored when blind)."""
+        x = self.embed(input_ids)  # [B, T, D]
+        if self.config.kind == "blind":
+            for block in self.blocks:
+                x, _ = block(x)
+            return VLMOutput(self.head(self.norm(x)), None)
+        if patch_tokens is None:
+            raise ValueError(f"a {self.config.kind} model needs patch_tokens [batch, patches, patch_dim]")
+        prefix = self.projector(patch_tokens)  # [B, P, D]
+        looks = []
+        if self.config.kind == "llava":
+            patches = prefix.shape[1]
+            x = torch.cat([prefix, x], dim=1)  # [B, P + T, D]: the photo is the first P "words"
+            for block in self.blocks:
+                x, weights = block(x)  # [B, H, P + T, P + T]
+                text_to_patches = weights[:, :, patches:, :patches].mean(dim=1)  # [B, T, P]
+                looks.append(text_to_patches / text_to_patches.sum(-1, keepdim=True).clamp_min(1e-12))
+            x = x[:, patches:]
+        else:
+            for cross, block in zip(self.cross, self.blocks, strict=True):
+                x, weights = cross(x, prefix)  # weights [B, H, T, P]
+                looks.append(weights.mean(dim=1))
+                x, _ = block(x)
+        return VLMOutput(self.head(self.norm(x)), torch.stack(looks).mean(dim=0))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write ``config.json`` (a `VLMConfig`) and ``model.safetensors`` into `folder`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        save_file({name: tensor.contiguous() for name, tensor in self.state_dict().items()},
+                  str(folder / "model.safetensors"))
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> VisionLanguageModel:
+        """The model `save_pretrained` wrote into `folder`, in eval mode."""
+        folder = Path(folder)
+        for name in ("config.json", "model.safetensors"):
+            if not (folder / name).is_file():
+                raise FileNotFoundError(f"{folder / name} is missing: not a saved vision-language model "
+                                        "(rebuild with `python -m mmsent pretrain-vlm`)")
+        model = cls(VLMConfig(**json.loads((folder / "config.json").read_text())))
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        return model.eval()
+
+
+def _init_weights(module: nn.Module) -> None:
+    """GPT-2's initialisation: normal(0, 0.02) weights, zero biases."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,85 @@
+"""``pretrain_vlm``: train the blind, LLaVA-style and Flamingo-style models once, grade them on
+held-out photos, and save them with a model card and ``metrics.json`` (what ``python -m mmsent
+pretrain-vlm`` runs; the committed models in ``data/vlm-offline/`` come from its defaults)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from mmsent.vlm.card import vlm_card
+from mmsent.vlm.evaluate import evaluate_vlm
+from mmsent.vlm.features import patch_tokens
+from mmsent.vlm.model import KINDS, VisionLanguageModel, VLMConfig
+from mmsent.vlm.text import blind_ceilings, examples
+from mmsent.vlm.tokenizer import WordTokenizer
+from mmsent.vlm.training import train_vlm
+from mmsent.vlm.truth import HELDOUT_SEED, Photo, make_photos
+
+RECIPE = {"photos": 4000, "heldout": 600, "steps": 1500, "seed": 0, "batch_size": 64, "learning_rate": 2e-3}
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def heldout_set(n: int = RECIPE["heldout"]) -> tuple[list[Photo], list, torch.Tensor]:
+    """The held-out photos, their examples and their CLIP patch tokens [n, patches, dim]."""
+    photos = make_photos(n, HELDOUT_SEED)
+    return photos, examples([p.truth for p in photos], HELDOUT_SEED), patch_tokens([p.image for p in photos])
+
+
+def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = RECIPE["steps"],
+                 seed: int = RECIPE["seed"], heldout: int = RECIPE["heldout"], progress: bool = True) -> dict:
+    """Train the three kinds on `photos` generated photos (seeded by `seed`), save them into
+    ``out_dir/<kind>/``, grade them on `heldout` held-out photos; returns (and writes) the metrics."""
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    tokenizer = WordTokenizer()
+    if progress:
+        print(f"pretrain-vlm: drawing {photos} + {heldout} photos and computing their CLIP patch tokens",
+              file=sys.stderr)
+    train_photos = make_photos(photos, seed + 1)  # seed 0 -> TRAIN_SEED 1, never HELDOUT_SEED
+    train_items = examples([p.truth for p in train_photos], seed + 1)
+    train_tokens = patch_tokens([p.image for p in train_photos])
+    test_photos, test_items, test_tokens = heldout_set(heldout)
+    rows, train_seconds = {}, {}
+    for kind in KINDS:
+        torch.manual_seed(seed)
+        model = VisionLanguageModel(VLMConfig(kind=kind, vocab_size=len(tokenizer)))
+        clock = time.perf_counter()
+        losses = train_vlm(model, train_items, train_tokens, tokenizer, steps, seed,
+                           batch_size=RECIPE["batch_size"], learning_rate=RECIPE["learning_rate"],
+                           progress=progress)
+        train_seconds[kind] = round(time.perf_counter() - clock, 1)
+        rows[kind] = {**evaluate_vlm(model, tokenizer, test_photos, test_items, test_tokens),
+                      "final_loss": round(sum(losses[-50:]) / len(losses[-50:]), 4),
+                      "parameters": model.num_parameters()}
+        model.save_pretrained(out_dir / kind)
+        tokenizer.save_pretrained(out_dir / kind)
+    metrics = {
+        "recipe": {"photos": photos, "heldout": heldout, "steps": steps, "seed": seed,
+                   "batch_size": RECIPE["batch_size"], "learning_rate": RECIPE["learning_rate"]},
+        "blind_ceilings": blind_ceilings(test_items),
+        "models": rows,
+        "train_seconds": train_seconds,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "cpu": cpu_name(),
+        "torch": torch.__version__,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out_dir / "README.md").write_text(vlm_card(metrics))
+    return metrics

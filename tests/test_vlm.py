@@ -1,0 +1,235 @@
+"""The vision-language models of notebook 09: the photos' truth, captions and questions, the blind
+ceilings, the tokenizer, the three ways the photo gets in, decoding, grading, save / load, the
+committed models and the pretrain-vlm command. Tiny decoders; well under a minute in all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mmsent.vlm.commands import VLM_DIR
+from mmsent.vlm.evaluate import answer_accuracy, caption_facts, caption_scores, hallucinates
+from mmsent.vlm.generate import generate, next_token
+from mmsent.vlm.model import Projector, VisionLanguageModel, VLMConfig
+from mmsent.vlm.pretrain import heldout_set, pretrain_vlm
+from mmsent.vlm.text import CAPTION_PROMPT, Example, blind_ceilings, caption, examples
+from mmsent.vlm.tokenizer import WordTokenizer
+from mmsent.vlm.training import collate, train_vlm
+from mmsent.vlm.truth import PhotoTruth, make_photos, mask_side
+
+TOKENIZER = WordTokenizer()
+
+
+def tiny(kind: str, seed: int = 0) -> VisionLanguageModel:
+    torch.manual_seed(seed)
+    config = VLMConfig(kind=kind, vocab_size=len(TOKENIZER), dim=32, layers=1, heads=2)
+    return VisionLanguageModel(config).eval()
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return make_photos(16, seed=5)
+
+
+# -- truth and text --------------------------------------------------------------------------------
+
+def test_photos_are_deterministic_balanced_and_masked(photos):
+    again = make_photos(16, seed=5)
+    for first, second in zip(photos, again, strict=True):
+        assert np.array_equal(np.asarray(first.image), np.asarray(second.image))
+    assert sum(p.truth.damaged for p in photos) == 8
+    for photo in photos:
+        has_twin = photo.truth.damage in ("crack", "burn", "dent")
+        assert (photo.mask is not None) == has_twin
+        if has_twin:
+            assert photo.mask.any() and photo.truth.side == mask_side(photo.mask)
+
+
+def test_mask_side_reads_the_centre_of_mass():
+    mask = np.zeros((8, 8), bool)
+    mask[2:4, 0:3] = True
+    assert mask_side(mask) == "left"
+    assert mask_side(mask[:, ::-1]) == "right"
+
+
+def test_captions_state_product_damage_and_side():
+    assert caption(PhotoTruth("mug", "crack", "left")) == "a mug with a crack on the left"
+    assert caption(PhotoTruth("headphones", "", "")) == "an intact pair of headphones"
+    assert caption(PhotoTruth("watch", "torn_box", "")) == "a watch in a torn box"
+    assert caption_facts("a mug with a crack on the left") == PhotoTruth("mug", "crack", "left")
+
+
+def test_hallucination_is_any_claim_the_photo_does_not_have():
+    truth = PhotoTruth("mug", "burn", "right")
+    assert not hallucinates(caption_facts("a mug with a burn on the right"), truth)
+    assert not hallucinates(caption_facts("a mug"), truth)  # saying less is not hallucinating
+    assert hallucinates(caption_facts("a mug with a burn on the left"), truth)
+    assert hallucinates(caption_facts("a phone with a burn on the right"), truth)
+    assert hallucinates(caption_facts("a mug with a dent"), PhotoTruth("mug", "", ""))
+
+
+def test_blind_ceiling_is_the_best_answer_per_question_string():
+    items = [Example(0, "damaged", "q", "yes"), Example(1, "damaged", "q", "yes"),
+             Example(2, "damaged", "q", "no"),
+             Example(3, "has_kind", "a", "no"), Example(4, "has_kind", "b", "yes")]
+    assert blind_ceilings(items) == {"damaged": pytest.approx(2 / 3), "has_kind": 1.0}
+
+
+def test_questions_have_one_word_answers_and_balanced_yes_no(photos):
+    items = examples([p.truth for p in photos], seed=5)
+    assert {item.task for item in items} >= {"caption", "damaged", "product", "kind", "has_kind"}
+    assert all(len(item.answer.split()) == 1 for item in items if item.task != "caption")
+    assert blind_ceilings(items)["damaged"] == 0.5
+
+
+# -- tokenizer, model, decoding --------------------------------------------------------------------
+
+def test_tokenizer_round_trip_and_refuses_unknown_words(tmp_path):
+    inputs, targets = TOKENIZER.training_pair("is it damaged ?", "yes")
+    assert TOKENIZER.decode(inputs[-1:]) == "yes" and targets[-2:] == [TOKENIZER.ids["yes"], TOKENIZER.eos_id]
+    assert len(targets) == len(inputs) and targets[:-2] == [-100] * (len(inputs) - 2)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        TOKENIZER.encode("is it broken ?")
+    TOKENIZER.save_pretrained(tmp_path)
+    assert WordTokenizer.from_pretrained(tmp_path).vocabulary == TOKENIZER.vocabulary
+
+
+def test_pixel_shuffle_groups_two_by_two_neighbours():
+    projector = Projector(patch_dim=1, dim=4, num_patches=16)
+    grid = torch.arange(16.0).view(1, 16, 1)
+    shuffled = projector.pixel_shuffle(grid)  # [1, 4, 4]
+    assert shuffled[0, 0].tolist() == [0, 1, 4, 5] and shuffled[0, 3].tolist() == [10, 11, 14, 15]
+
+
+@pytest.mark.parametrize("kind", ["blind", "llava", "flamingo"])
+def test_shapes_causality_and_attention_rows(kind):
+    model = tiny(kind)
+    ids = torch.tensor([TOKENIZER.prompt_ids("is it damaged ?")] * 2)
+    patches = torch.randn(2, 64, 128)
+    out = model(ids, patches)
+    assert out.logits.shape == (2, ids.shape[1], len(TOKENIZER))
+    changed = ids.clone()
+    changed[:, -1] = TOKENIZER.ids["mug"]
+    assert torch.allclose(model(changed, patches).logits[:, :-1], out.logits[:, :-1], atol=1e-5)
+    if kind == "blind":
+        assert out.attention_to_patches is None
+    else:
+        assert out.attention_to_patches.shape == (2, ids.shape[1], 16)
+        assert torch.allclose(out.attention_to_patches.sum(-1), torch.ones(2, ids.shape[1]), atol=1e-5)
+
+
+def test_flamingo_starts_as_the_blind_decoder():
+    blind, flamingo = tiny("blind"), tiny("flamingo", seed=1)
+    flamingo.load_state_dict(blind.state_dict(), strict=False)  # shared parts; gates stay at zero
+    ids = torch.tensor([TOKENIZER.prompt_ids(CAPTION_PROMPT)])
+    assert torch.allclose(flamingo(ids, torch.randn(1, 64, 128)).logits, blind(ids).logits, atol=1e-6)
+
+
+def test_next_token_greedy_and_top_k_one():
+    logits = torch.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]])
+    assert next_token(logits).tolist() == [1, 0]
+    seeded = [torch.Generator().manual_seed(seed) for seed in range(40)]
+    assert next_token(logits, temperature=1.5, top_k=1, generator=seeded[0]).tolist() == [1, 0]
+    draws = {next_token(logits, temperature=5.0, generator=generator)[0].item() for generator in seeded}
+    assert len(draws) > 1
+
+
+def test_training_learns_and_save_load_round_trips(photos, tmp_path):
+    items = [item for item in examples([p.truth for p in photos], seed=5) if item.task == "damaged"]
+    model = tiny("llava")
+    tokens = torch.randn(len(photos), 64, 128)
+    tokens[[i for i, p in enumerate(photos) if p.truth.damaged], :, 0] += 3.0  # an easy visual cue
+    losses = train_vlm(model, items, tokens, TOKENIZER, steps=60, seed=0, batch_size=16, progress=False)
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    assert answer_accuracy(model, TOKENIZER, items, tokens)["damaged"] == 1.0
+    model.save_pretrained(tmp_path)
+    again = VisionLanguageModel.from_pretrained(tmp_path)
+    said = generate(model, TOKENIZER, "is it damaged ?", tokens[:4]).texts
+    assert generate(again, TOKENIZER, "is it damaged ?", tokens[:4]).texts == said
+    with pytest.raises(FileNotFoundError, match="pretrain-vlm"):
+        VisionLanguageModel.from_pretrained(tmp_path / "nothing")
+
+
+def test_collate_right_pads():
+    items = [Example(0, "damaged", "is it damaged ?", "no"),
+             Example(3, "caption", CAPTION_PROMPT, "an intact mug")]
+    input_ids, targets, rows = collate(items, TOKENIZER)
+    assert input_ids.shape == targets.shape and rows.tolist() == [0, 3]
+    assert input_ids[0, -1] == TOKENIZER.pad_id and targets[0, -1] == -100
+
+
+# -- the committed models -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def committed_heldout():
+    return heldout_set(120)
+
+
+@pytest.mark.parametrize("kind", ["llava", "flamingo"])
+def test_committed_models_read_the_photo_and_reproduce_their_table(kind, committed_heldout):
+    """Well above the blind ceilings on what the photo shows, close to the committed table on a
+    subset of the same held-out photos; and (the README says so) still short of a truthful captioner."""
+    photos, items, tokens = committed_heldout
+    model = VisionLanguageModel.from_pretrained(VLM_DIR / kind)
+    tokenizer = WordTokenizer.from_pretrained(VLM_DIR / kind)
+    answers = answer_accuracy(model, tokenizer, items, tokens)
+    captions = caption_scores(model, tokenizer, photos, tokens)
+    ceilings = blind_ceilings(items)
+    assert all(answers[task] > ceilings[task] + 0.15 for task in ("damaged", "product", "kind"))
+    table = json.loads((VLM_DIR / "metrics.json").read_text())["models"][kind]
+    for task, accuracy in answers.items():
+        assert accuracy == pytest.approx(table["answers"][task], abs=0.15), task  # 120 of the 600 photos
+    assert captions["hallucination_rate"] == pytest.approx(table["hallucination_rate"], abs=0.12)
+    assert table["answers"]["where"] < 0.6  # the side is not learned: the README says so
+
+
+def test_committed_blind_model_stays_at_or_below_its_ceiling(committed_heldout):
+    photos, items, tokens = committed_heldout
+    metrics = json.loads((VLM_DIR / "metrics.json").read_text())
+    ceilings = blind_ceilings(items)
+    blind = VisionLanguageModel.from_pretrained(VLM_DIR / "blind")
+    for task, accuracy in answer_accuracy(blind, TOKENIZER, items, tokens).items():
+        assert accuracy <= ceilings[task] + 1e-9, task
+    for task, accuracy in metrics["models"]["blind"]["answers"].items():
+        assert accuracy <= metrics["blind_ceilings"][task] + 1e-9, task
+
+
+def test_readme_and_model_card_show_the_committed_table():
+    from mmsent.paths import REPO_DIR
+    from mmsent.vlm.card import evaluation_table
+
+    table = evaluation_table(json.loads((VLM_DIR / "metrics.json").read_text()))
+    assert table in (REPO_DIR / "README.md").read_text()
+    assert table in (VLM_DIR / "README.md").read_text()
+
+
+def test_readme_share_of_sides_near_the_middle():
+    """The README: 46 % of the held-out photos with a side have their damage centre within a tenth of
+    the width from the middle."""
+    from mmsent.vlm.truth import HELDOUT_SEED
+
+    sided = [p for p in make_photos(600, HELDOUT_SEED) if p.truth.side]
+    centres = [np.nonzero(p.mask)[1].mean() / p.mask.shape[1] for p in sided]
+    assert round(100 * float(np.mean([abs(c - 0.5) < 0.1 for c in centres]))) == 46
+
+
+def test_pretrain_vlm_writes_three_models_and_metrics(tmp_path):
+    metrics = pretrain_vlm(tmp_path, photos=12, heldout=8, steps=2, progress=False)
+    assert set(metrics["models"]) == {"blind", "llava", "flamingo"}
+    for kind in metrics["models"]:
+        names = {path.name for path in (tmp_path / kind).iterdir()}
+        assert {"config.json", "model.safetensors", "vocab.json"} <= names
+    assert json.loads((tmp_path / "metrics.json").read_text())["recipe"]["steps"] == 2
+    assert "| blind ceiling |" in (tmp_path / "README.md").read_text()
+
+
+@pytest.mark.parametrize("flag", [["--steps", "0"], ["--photos", "-3"], ["--seed", "x"]])
+def test_pretrain_vlm_bad_flags_are_a_clean_error(flag, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "mmsent", "pretrain-vlm", "--out", str(tmp_path), *flag],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr
