@@ -54,7 +54,9 @@ from mmsent.run_log import LOG_TARGETS, TENSORBOARD_DIR
 from mmsent.vlm import commands as vlm_commands
 
 # Commands that write where the user's files may be: they refuse an existing output unless --overwrite.
-WRITES_OUTPUT = ("make-data", "pretrain-clip", "make-calls", "pretrain-audio", "pretrain-generator", "demo")
+WRITES_OUTPUT = (
+    "make-data", "pretrain-clip", "make-calls", "pretrain-audio", "pretrain-generator", "pretrain-vlm", "demo"
+)
 
 # The argparse type of each `TrainConfig` flag (its default and help come from the field).
 CONFIG_FLAG_TYPES = {

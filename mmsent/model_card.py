@@ -6,7 +6,8 @@
 the data it was trained on, the metrics table with the text-only and image-only ablations and the
 accuracy's 95 % interval, the profile and encoders, intended use and limits, how to load it, and the
 training recipe. With `data` a `TrainingData` (what `train` passes) the data section, the metadata and
-the limits follow what the run actually read; `read_card_metadata` parses the metadata back (a test, and notebook 12, read it).
+the limits follow what the run actually read; `read_card_metadata` parses the metadata back (a test,
+and notebook 12, read it).
 """
 
 from __future__ import annotations

@@ -41,12 +41,15 @@ LAYERS: list[list[str]] = [
     ["viz", "attention_check", "explain.methods", "explain.scores", "explain.run", "explain.report",
      "explain", "robustness", "clip_pretrain",
      "generation", "generation.unet", "generation.flow", "generation.pixels", "generation.prompts",
-     "generation.grading", "generation.pretrain"],
+     "generation.grading", "generation.pretrain",
+     "vlm.truth", "vlm.text", "vlm.tokenizer", "vlm.decoder", "vlm.cross_attention", "vlm.model",
+     "vlm.generate",
+     "vlm.features", "vlm.card", "vlm.evaluate", "vlm.training", "vlm.pretrain", "vlm.ask", "vlm"],
     ["pipeline", "batch_predict", "inference"],
     # the command line and the demo
     ["run_config", "run_log", "cli_common", "predict_cli",
      "space_pins", "demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli",
-     "generation.commands", "cli",
+     "generation.commands", "vlm.commands", "cli",
      "__main__"],
 ]
 # Type hints that name a class from above (never imported at run time): module -> what it names.

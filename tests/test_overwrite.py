@@ -29,6 +29,10 @@ WRITERS = {
     "pretrain-clip": (["pretrain-clip", "--epochs", "1", "--out", "{out}/clip"], "clip/model.safetensors"),
     "pretrain-audio": (["pretrain-audio", "--epochs", "1", "--out", "{out}/audio"], "audio/config.json"),
     "pretrain-generator": (["pretrain-generator", "--steps", "1", "--out", "{out}/gen"], "gen/config.json"),
+    "pretrain-vlm": (
+        ["pretrain-vlm", "--photos", "4", "--heldout", "4", "--steps", "1", "--out", "{out}/vlm"],
+        "vlm/metrics.json",
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mmsent import validate
 from mmsent.paths import VLM_DIR
+from mmsent.replace import replacing
 from mmsent.vlm.pretrain import RECIPE
 
 
@@ -34,7 +35,8 @@ def cmd_pretrain_vlm(args: argparse.Namespace) -> int:
 
     chosen = {"photos": args.photos, "heldout": args.heldout, "steps": args.steps, "seed": args.seed}
     options = {key: value for key, value in chosen.items() if value is not None}
-    metrics = pretrain_vlm(out_dir=args.out, **options)
+    with replacing([args.out], args.overwrite) as work:  # an existing --out only with --overwrite, whole
+        metrics = pretrain_vlm(out_dir=work / args.out.name, **options)
     print(json.dumps(metrics, indent=2))
     return 0
 
