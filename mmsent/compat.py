@@ -103,12 +103,15 @@ def image_processor_class() -> type[transformers.BaseImageProcessor]:
 
     Choosing explicitly avoids transformers 5's "requires torchvision, falling back" warning.
     transformers 5 names the PIL backend ``CLIPImageProcessorPil`` and the torchvision one
-    ``CLIPImageProcessor``; transformers 4 calls them ``CLIPImageProcessor`` and ``CLIPImageProcessorFast``.
+    ``CLIPImageProcessor``; transformers 4 calls them ``CLIPImageProcessor`` and ``CLIPImageProcessorFast``,
+    and has the torchvision one only from 4.49 on: before that, the PIL one is used with torchvision too.
     """
-    is_v5 = hasattr(transformers, "CLIPImageProcessorPil")
-    if importlib.util.find_spec("torchvision") is None:
-        return transformers.CLIPImageProcessorPil if is_v5 else transformers.CLIPImageProcessor
-    return transformers.CLIPImageProcessor if is_v5 else transformers.CLIPImageProcessorFast
+    if hasattr(transformers, "CLIPImageProcessorPil"):  # transformers 5
+        pil, torchvision = transformers.CLIPImageProcessorPil, transformers.CLIPImageProcessor
+    else:
+        pil = transformers.CLIPImageProcessor
+        torchvision = getattr(transformers, "CLIPImageProcessorFast", pil)
+    return pil if importlib.util.find_spec("torchvision") is None else torchvision
 
 
 def load_clip_tokenizer(folder: str | Path) -> transformers.PreTrainedTokenizerBase:

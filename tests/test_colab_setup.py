@@ -14,12 +14,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import zipfile
 from pathlib import Path
 
 import pytest
+from colab_runtime.stub_wheel import stub_wheel
 
 from mmsent import course
+from mmsent.colab import installed_versions, restart_notice
 from mmsent.paths import REPO_DIR
 
 RUN_THE_CELL_TWICE = """\
@@ -55,13 +56,7 @@ def _git(*args: str, cwd: Path) -> None:
 def _fake_newer_torch(folder: Path) -> None:
     """A wheel of "torch 99.0" that a pip allowed to upgrade would pick over the installed torch."""
     folder.mkdir()
-    info = "torch-99.0.dist-info"
-    with zipfile.ZipFile(folder / "torch-99.0-py3-none-any.whl", "w") as wheel:
-        wheel.writestr("torch/__init__.py", '__version__ = "99.0"\n')
-        wheel.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: torch\nVersion: 99.0\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                         "Tag: py3-none-any\n")
-        wheel.writestr(f"{info}/RECORD", "")
+    stub_wheel(folder, "torch", "99.0", files={"torch/__init__.py": '__version__ = "99.0"\n'})
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +127,11 @@ def test_the_runtime_keeps_its_torch_and_imports_the_kit_from_the_clone(colab):
 
 
 def test_restart_notice_names_replaced_packages_already_imported():
-    now = course.installed_versions()
-    assert course.restart_notice(now, now) is None
+    now = installed_versions()
+    assert restart_notice(now, now) is None
     before = {**now, "pytest": "0.1"}  # pytest is imported, here; pretend pip replaced it
-    notice = course.restart_notice(before, now)
+    notice = restart_notice(before, now)
     assert notice.startswith("Restart needed") and f"pytest 0.1 -> {now['pytest']}" in notice
     assert "Runtime > Restart session" in notice
     never_imported = {**now, "nbformat-not-imported": "0.1"}
-    assert course.restart_notice(never_imported, {**now, "nbformat-not-imported": "0.2"}) is None
+    assert restart_notice(never_imported, {**now, "nbformat-not-imported": "0.2"}) is None

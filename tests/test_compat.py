@@ -133,3 +133,25 @@ def test_only_the_compat_module_makes_version_specific_calls():
         for found in VERSION_SPECIFIC.finditer(_code_of(path))
     ]
     assert offenders == [], "call these through mmsent.compat (or a helper on it): " + "; ".join(offenders)
+
+
+@pytest.mark.parametrize(
+    ("names", "torchvision", "expected"),
+    [
+        (("CLIPImageProcessorPil", "CLIPImageProcessor"), True, "CLIPImageProcessor"),  # 5.x
+        (("CLIPImageProcessorPil", "CLIPImageProcessor"), False, "CLIPImageProcessorPil"),
+        (("CLIPImageProcessor", "CLIPImageProcessorFast"), True, "CLIPImageProcessorFast"),  # 4.49 to 4.57
+        (("CLIPImageProcessor", "CLIPImageProcessorFast"), False, "CLIPImageProcessor"),
+        (("CLIPImageProcessor",), True, "CLIPImageProcessor"),  # 4.40 to 4.48: no torchvision-backed class
+    ],
+)
+def test_image_processor_class_in_every_generation(monkeypatch, names, torchvision, expected):
+    from mmsent import compat
+
+    generation = type("FakeTransformers", (), {name: type(name, (), {}) for name in names})
+    monkeypatch.setattr(compat, "transformers", generation)
+    real_find_spec = compat.importlib.util.find_spec
+    monkeypatch.setattr(compat.importlib.util, "find_spec",
+                        lambda name: (object() if torchvision else None) if name == "torchvision"
+                        else real_find_spec(name))
+    assert compat.image_processor_class().__name__ == expected
