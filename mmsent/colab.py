@@ -116,9 +116,10 @@ def install_on_colab(clone_dir: str | Path = COLAB_CLONE_DIR, extras: Sequence[s
     """pip-install the kit cloned in `clone_dir` (with `extras`), once per runtime, keeping what it has.
 
     Runs ``pip install -e CLONE[EXTRAS] --constraint PINS`` (`pins`): pip adds what is missing and
-    replaces only the packages whose version is outside the kit's range, and says so (`outside_bounds`);
-    if one of those was already imported, it prints `restart_notice`. A marker file in the clone makes
-    a second call with the same extras do nothing.
+    replaces only the packages whose version is outside the kit's range, and says so (`outside_bounds`).
+    Should no set of versions satisfy both the pins and the kit, it says so and lets pip choose. If an
+    imported package was replaced, it prints `restart_notice`. A marker file in the clone makes a second
+    call with the same extras do nothing.
     """
     clone_dir = Path(clone_dir)
     done = _installed_extras(clone_dir)
@@ -130,8 +131,11 @@ def install_on_colab(clone_dir: str | Path = COLAB_CLONE_DIR, extras: Sequence[s
     constraints.write_text("\n".join(pins(requirements, before, imported_distributions())) + "\n",
                            encoding="utf-8")
     target = f"{clone_dir}[{','.join(extras)}]" if extras else str(clone_dir)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--constraint", str(constraints),
-                    "-e", target], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    if subprocess.run([*pip, "--constraint", str(constraints), "-e", target]).returncode != 0:
+        print("pip cannot install the kit and keep every package this runtime has (its message is above): "
+              "installing with pip's own choices instead.")
+        subprocess.run([*pip, "-e", target], check=True)
     importlib.invalidate_caches()  # so that this process finds what pip just added
     (clone_dir / INSTALLED_MARKER).write_text("\n".join(sorted((done or set()) | set(extras))) + "\n",
                                               encoding="utf-8")
