@@ -20,6 +20,7 @@ notebooks never branch on versions:
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
 
 import torch
@@ -119,9 +120,16 @@ def load_clip_tokenizer(folder: str | Path) -> transformers.PreTrainedTokenizerB
 
     `PreTrainedTokenizerFast`, not `AutoTokenizer`: transformers 5 saves the class name
     "TokenizersBackend", which transformers 4 does not know; `PreTrainedTokenizerFast` reads
-    ``tokenizer.json`` in both.
+    ``tokenizer.json`` in both. transformers 4 warns (three lines) that the saved class name is not the
+    class loading it; that is the point here, so its tokenizer logger is quiet during the load.
     """
-    return transformers.PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+    tokenizer_logger = logging.getLogger("transformers.tokenization_utils_base")
+    level = tokenizer_logger.level
+    tokenizer_logger.setLevel(logging.ERROR)
+    try:
+        return transformers.PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+    finally:
+        tokenizer_logger.setLevel(level)
 
 
 def fused_adamw_works(device: torch.device) -> bool:
