@@ -114,11 +114,11 @@ def test_committed_csv_is_the_regeneration(tmp_path, committed):
     for _, row in frame.groupby("photo_detail").head(1).iterrows():  # one photo of each kind, redrawn
         with Image.open(DATA_DIR / row.image_path) as saved:
             assert saved.mode == "RGB" and saved.size == (128, 128)
-            committed, redrawn = np.asarray(saved), np.asarray(synth.review_photo(row, seed=0))
+            on_disk, redrawn = np.asarray(saved), np.asarray(synth.review_photo(row, seed=0))
         if exact:
-            assert np.array_equal(committed, redrawn), row.photo_detail
-        else:  # the same picture: at most a few percent of the pixels, on shape edges, differ
-            assert (committed != redrawn).any(axis=-1).mean() <= 0.05, row.photo_detail
+            assert np.array_equal(on_disk, redrawn), row.photo_detail
+        else:  # the same picture: a few edge pixels differ (Pillow 11.0: at most 0.2% of a photo's)
+            assert (on_disk != redrawn).any(axis=-1).mean() <= 0.01, row.photo_detail
     assert all((DATA_DIR / path).is_file() for path in committed.image_path)
 
 
