@@ -20,6 +20,7 @@ notebooks never branch on versions:
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
 
 import torch
@@ -103,12 +104,15 @@ def image_processor_class() -> type[transformers.BaseImageProcessor]:
 
     Choosing explicitly avoids transformers 5's "requires torchvision, falling back" warning.
     transformers 5 names the PIL backend ``CLIPImageProcessorPil`` and the torchvision one
-    ``CLIPImageProcessor``; transformers 4 calls them ``CLIPImageProcessor`` and ``CLIPImageProcessorFast``.
+    ``CLIPImageProcessor``; transformers 4 calls them ``CLIPImageProcessor`` and ``CLIPImageProcessorFast``,
+    and has the torchvision one only from 4.49 on: before that, the PIL one is used with torchvision too.
     """
-    is_v5 = hasattr(transformers, "CLIPImageProcessorPil")
-    if importlib.util.find_spec("torchvision") is None:
-        return transformers.CLIPImageProcessorPil if is_v5 else transformers.CLIPImageProcessor
-    return transformers.CLIPImageProcessor if is_v5 else transformers.CLIPImageProcessorFast
+    if hasattr(transformers, "CLIPImageProcessorPil"):  # transformers 5
+        pil, torchvision = transformers.CLIPImageProcessorPil, transformers.CLIPImageProcessor
+    else:
+        pil = transformers.CLIPImageProcessor
+        torchvision = getattr(transformers, "CLIPImageProcessorFast", pil)
+    return pil if importlib.util.find_spec("torchvision") is None else torchvision
 
 
 def load_clip_tokenizer(folder: str | Path) -> transformers.PreTrainedTokenizerBase:
@@ -116,9 +120,16 @@ def load_clip_tokenizer(folder: str | Path) -> transformers.PreTrainedTokenizerB
 
     `PreTrainedTokenizerFast`, not `AutoTokenizer`: transformers 5 saves the class name
     "TokenizersBackend", which transformers 4 does not know; `PreTrainedTokenizerFast` reads
-    ``tokenizer.json`` in both.
+    ``tokenizer.json`` in both. transformers 4 warns (three lines) that the saved class name is not the
+    class loading it; that is the point here, so its tokenizer logger is quiet during the load.
     """
-    return transformers.PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+    tokenizer_logger = logging.getLogger("transformers.tokenization_utils_base")
+    level = tokenizer_logger.level
+    tokenizer_logger.setLevel(logging.ERROR)
+    try:
+        return transformers.PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+    finally:
+        tokenizer_logger.setLevel(level)
 
 
 def fused_adamw_works(device: torch.device) -> bool:

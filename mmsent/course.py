@@ -19,12 +19,14 @@ import json
 import os
 import platform
 import re
-import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mmsent.colab import (  # noqa: F401  (install_on_colab: the set-up cell imports it from here)
+    COLAB_CLONE_DIR,
+    install_on_colab,
+)
 from mmsent.paths import REPO_DIR
 from mmsent.runtime import BUDGET_ENV, BUDGETS, pick_device, seed_everything
 
@@ -36,8 +38,6 @@ REPO_URL = "https://github.com/mmsent-course/mmsent"
 # "." or ".." (letters, digits, . _ -).
 GITHUB_REPO = re.compile(r"https://github\.com/[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[\w.-]{1,100}")
 REPO_BRANCH = "main"
-COLAB_CLONE_DIR = "/content/mmsent"  # where the setup cell clones the repository on Colab
-INSTALLED_MARKER = ".mmsent-installed"  # written into the clone once pip has installed it
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 
 
@@ -81,48 +81,6 @@ def setup_cell_source(
 
 
 SETUP_CELL = setup_cell_source()
-
-
-def installed_versions() -> dict[str, str]:
-    """{distribution name: version} of every installed Python distribution."""
-    return {dist.metadata["Name"]: dist.version for dist in metadata.distributions()}
-
-
-def restart_notice(before: dict[str, str], after: dict[str, str] | None = None) -> str | None:
-    """What to tell the learner when an install replaced a package this process has already imported.
-
-    `before` / `after`: `installed_versions()` around the install (`after` defaults to now). Python keeps
-    the old version of an imported package until the runtime restarts, so mixing it with new code
-    fails in odd ways. Returns None when no imported package changed.
-    """
-    after = installed_versions() if after is None else after
-    owners = metadata.packages_distributions()  # top-level module -> the distributions providing it
-    imported = {dist for module in list(sys.modules) if "." not in module for dist in owners.get(module, ())}
-    replaced = sorted(name for name in imported if name in before and before[name] != after.get(name))
-    if not replaced:
-        return None
-    changes = ", ".join(f"{name} {before[name]} -> {after.get(name, 'removed')}" for name in replaced)
-    return (f"Restart needed: pip replaced {changes}, already imported by this runtime. "
-            "Choose Runtime > Restart session, then run this cell again (it will not install twice).")
-
-
-def install_on_colab(clone_dir: str | Path = COLAB_CLONE_DIR) -> None:
-    """pip-install the kit cloned in `clone_dir`, once per runtime, keeping what the runtime already has.
-
-    `pip install -e` without `-U`: pip adds what is missing and replaces a package only when its version
-    is outside the kit's bounds (pyproject.toml), so Colab's own torch (its CUDA build), transformers
-    and ipywidgets stay. If pip did replace a package the runtime had already imported, this prints
-    `restart_notice`. A marker file in the clone makes a second call do nothing.
-    """
-    marker = Path(clone_dir) / INSTALLED_MARKER
-    if marker.exists():
-        return
-    before = installed_versions()
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", str(clone_dir)], check=True)
-    marker.touch()
-    notice = restart_notice(before)
-    if notice:
-        print(notice)
 
 
 def _repo_slug(repo_url: str = REPO_URL) -> str:

@@ -22,6 +22,17 @@ from mmsent.encoders import load_encoders
 REPO = Path(__file__).resolve().parent.parent
 
 
+def assert_same_features(reencoded: torch.Tensor, reference: torch.Tensor) -> None:
+    """Features encoded again, in a batch of another size, against the first encoding.
+
+    Not bit for bit: a CPU's matrix kernels may sum in another order for another batch shape (an
+    AMD Zen 4 does, for a batch of 2 against one of 6), so the last bits can differ. The tolerance is
+    the one `torch.testing.assert_close` picks for the dtype (float32: rtol 1.3e-6, atol 1e-5): a few
+    units in the last place, far below what a stale or damaged cache entry would change.
+    """
+    torch.testing.assert_close(reencoded, reference)
+
+
 @pytest.fixture(scope="module")
 def encoders():
     return load_encoders("tiny")
@@ -64,10 +75,10 @@ def test_second_run_encodes_nothing_and_gives_identical_features(tmp_path, encod
     assert encoded == []
     assert second_process.hits == 6 and second_process.writes == 0
     for a, b in zip(first, second, strict=True):
-        assert torch.equal(a, b)
+        assert torch.equal(a, b)  # read back from disk: the very bytes that were written
     uncached = features.image_features(encoders, photos, batch_size=4, cache=False)
     for a, b in zip(first, uncached, strict=True):
-        assert torch.equal(a, b)
+        assert_same_features(b, a)
 
 
 def test_an_edited_photo_is_encoded_again(tmp_path, encoders, photos, encoded):
@@ -77,8 +88,8 @@ def test_an_edited_photo_is_encoded_again(tmp_path, encoders, photos, encoded):
     encoded.clear()
     after = features.image_features(encoders, photos, cache=cache)
     assert encoded == [1]
-    assert not torch.equal(before[1][2], after[1][2])
-    assert torch.equal(before[1][3], after[1][3])
+    assert not torch.allclose(before[1][2], after[1][2])
+    assert torch.equal(before[1][3], after[1][3])  # a cache hit: the bytes written by the first call
 
 
 def test_another_encoder_misses(tmp_path, encoders, photos, encoded):
@@ -104,7 +115,7 @@ def test_the_same_photo_under_two_names_is_stored_once(tmp_path, encoders, photo
     cache = FeatureCache(tmp_path / "c")
     embeds, _, _ = features.image_features(encoders, [photos[0], str(copy_path)], cache=cache)
     assert len(list(cache.root.rglob("*.safetensors"))) == 1
-    assert torch.equal(embeds[0], embeds[1])
+    assert_same_features(embeds[1], embeds[0])  # two rows of one batch: other positions in the kernels
 
 
 def test_where_the_cache_lives_and_how_to_turn_it_off(tmp_path, monkeypatch):
@@ -132,7 +143,7 @@ def test_a_damaged_entry_is_a_miss_and_is_rewritten(tmp_path, encoders, photos, 
     encoded.clear()
     again = features.image_features(encoders, photos, cache=cache)
     assert encoded == [1]
-    assert torch.equal(first[1], again[1])
+    assert_same_features(again[1], first[1])  # encoded alone, first in a batch of 6
     assert load_file(entry)["patch_tokens"].shape == first[1][1].shape
 
 
@@ -220,7 +231,8 @@ def test_damaged_bytes_with_an_intact_header_are_a_miss_said_once(
     with caplog.at_level("WARNING", logger="mmsent.cache"):
         again = features.image_features(encoders, photos, cache=cache)
     assert encoded == [2] and cache.rejected == 2
-    assert torch.equal(first[1], again[1]) and torch.isfinite(again[1]).all()
+    assert_same_features(again[1], first[1])  # two photos encoded again, in a batch of 2
+    assert torch.isfinite(again[1]).all()
     warnings = [r for r in caplog.records if "unusable" in r.getMessage()]
     assert len(warnings) == 1 and "checksum" in warnings[0].getMessage()
     encoded.clear()
@@ -238,7 +250,8 @@ def test_entries_of_other_shapes_or_with_nans_are_misses_not_errors(tmp_path, en
     encoded.clear()
     again = features.image_features(encoders, photos, cache=cache)
     assert encoded == [2] and cache.rejected == 2
-    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    assert_same_features(again[0], first[0])  # two photos encoded again, in a batch of 2
+    assert_same_features(again[1], first[1])
 
 
 def test_a_cache_that_cannot_be_written_is_skipped_with_one_warning(tmp_path, encoders, photos, caplog):

@@ -14,12 +14,24 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from colab_runtime.stub_wheel import stub_wheel
+from packaging.requirements import Requirement
 
+from mmsent import colab as colab_install
 from mmsent import course
+from mmsent.colab import (
+    installed_versions,
+    kit_requirements,
+    missing_requirements,
+    outside_bounds,
+    pins,
+    restart_notice,
+)
+from mmsent.errors import UsageError
 from mmsent.paths import REPO_DIR
 
 RUN_THE_CELL_TWICE = """\
@@ -55,13 +67,7 @@ def _git(*args: str, cwd: Path) -> None:
 def _fake_newer_torch(folder: Path) -> None:
     """A wheel of "torch 99.0" that a pip allowed to upgrade would pick over the installed torch."""
     folder.mkdir()
-    info = "torch-99.0.dist-info"
-    with zipfile.ZipFile(folder / "torch-99.0-py3-none-any.whl", "w") as wheel:
-        wheel.writestr("torch/__init__.py", '__version__ = "99.0"\n')
-        wheel.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: torch\nVersion: 99.0\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                         "Tag: py3-none-any\n")
-        wheel.writestr(f"{info}/RECORD", "")
+    stub_wheel(folder, "torch", "99.0", files={"torch/__init__.py": '__version__ = "99.0"\n'})
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +124,9 @@ def test_the_cell_clones_and_installs_once_without_upgrading(colab):
     assert len(clones) == 1 and clones[0][-2:] == [f"file://{colab['origin']}", str(colab["clone_dir"])]
     assert len(installs) == 1 and installs[0][-2:] == ["-e", str(colab["clone_dir"])]
     assert not {"-U", "--upgrade", "--force-reinstall"} & set(installs[0])
+    pinned = Path(installs[0][installs[0].index("--constraint") + 1]).read_text().split()
+    kept = {f"{name}=={metadata.version(name)}" for name in ("torch", "transformers", "pillow")}
+    assert kept <= set(pinned)  # what the runtime has, pinned for pip
 
 
 def test_the_runtime_keeps_its_torch_and_imports_the_kit_from_the_clone(colab):
@@ -132,11 +141,46 @@ def test_the_runtime_keeps_its_torch_and_imports_the_kit_from_the_clone(colab):
 
 
 def test_restart_notice_names_replaced_packages_already_imported():
-    now = course.installed_versions()
-    assert course.restart_notice(now, now) is None
+    now = installed_versions()
+    assert restart_notice(now, now) is None
     before = {**now, "pytest": "0.1"}  # pytest is imported, here; pretend pip replaced it
-    notice = course.restart_notice(before, now)
+    notice = restart_notice(before, now)
     assert notice.startswith("Restart needed") and f"pytest 0.1 -> {now['pytest']}" in notice
     assert "Runtime > Restart session" in notice
     never_imported = {**now, "nbformat-not-imported": "0.1"}
-    assert course.restart_notice(never_imported, {**now, "nbformat-not-imported": "0.2"}) is None
+    assert restart_notice(never_imported, {**now, "nbformat-not-imported": "0.2"}) is None
+
+
+COLAB_HAS = {"torch": "2.9.0+cu126", "pillow": "11.3.0", "gradio": "5.49.1", "fastapi": "0.118.0",
+             "huggingface-hub": "0.35.3", "mmsent": "0.1.0", "google-colab": "1.0.0"}
+KIT_NEEDS = [Requirement(line) for line in ("torch>=2.3", "Pillow>=11.0", "gradio>=6.0", "httpx>=0.27")]
+
+
+def test_pins_keep_what_colab_has_in_range_or_imported_and_free_only_what_is_out_of_range():
+    imported = {"huggingface-hub", "google-colab"}  # e.g. transformers imported the hub already
+    assert pins(KIT_NEEDS, COLAB_HAS, imported) == [
+        "google-colab==1.0.0", "huggingface-hub==0.35.3", "pillow==11.3.0", "torch==2.9.0+cu126"]
+    # gradio 5 is out of the kit's range: the one package pip may replace, and the reason is said;
+    # fastapi is neither required nor imported (pip keeps it unless the new gradio needs another)
+    why = outside_bounds(KIT_NEEDS, COLAB_HAS)
+    assert why == {"gradio": "gradio 5.49.1 is outside the kit's range >=6.0"}
+
+
+def test_the_kits_requirements_come_from_its_pyproject_extras_included(tmp_path):
+    names = {requirement.name for requirement in kit_requirements(["demo"])}
+    assert {"torch", "transformers", "pillow", "gradio"} <= names
+    with pytest.raises(ValueError, match="no extra 'gpu'"):
+        kit_requirements(["gpu"])
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\ndependencies = ["pytest>=1"]\n'
+        '[project.optional-dependencies]\nshiny = ["pytest>=1", "no-such-package-here>=1", "pytest>=999"]\n')
+    assert missing_requirements("shiny", tmp_path) == ["no-such-package-here>=1", "pytest>=999"]
+
+
+def test_install_extra_names_the_pip_command_outside_colab(monkeypatch):
+    monkeypatch.setattr(colab_install, "missing_requirements", lambda extra: ["gradio>=6.0"])
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    with pytest.raises(UsageError, match=r'demo.*gradio>=6.0.*pip install -e "\.\[demo\]"'):
+        colab_install.install_extra("demo")
+    monkeypatch.setattr(colab_install, "missing_requirements", lambda extra: [])
+    colab_install.install_extra("demo")  # installed: nothing to do, nothing said

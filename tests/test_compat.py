@@ -133,3 +133,35 @@ def test_only_the_compat_module_makes_version_specific_calls():
         for found in VERSION_SPECIFIC.finditer(_code_of(path))
     ]
     assert offenders == [], "call these through mmsent.compat (or a helper on it): " + "; ".join(offenders)
+
+
+@pytest.mark.parametrize(
+    ("names", "torchvision", "expected"),
+    [
+        (("CLIPImageProcessorPil", "CLIPImageProcessor"), True, "CLIPImageProcessor"),  # 5.x
+        (("CLIPImageProcessorPil", "CLIPImageProcessor"), False, "CLIPImageProcessorPil"),
+        (("CLIPImageProcessor", "CLIPImageProcessorFast"), True, "CLIPImageProcessorFast"),  # 4.49 to 4.57
+        (("CLIPImageProcessor", "CLIPImageProcessorFast"), False, "CLIPImageProcessor"),
+        (("CLIPImageProcessor",), True, "CLIPImageProcessor"),  # 4.40 to 4.48: no torchvision-backed class
+    ],
+)
+def test_image_processor_class_in_every_generation(monkeypatch, names, torchvision, expected):
+    from mmsent import compat
+
+    generation = type("FakeTransformers", (), {name: type(name, (), {}) for name in names})
+    monkeypatch.setattr(compat, "transformers", generation)
+    real_find_spec = compat.importlib.util.find_spec
+    monkeypatch.setattr(compat.importlib.util, "find_spec",
+                        lambda name: (object() if torchvision else None) if name == "torchvision"
+                        else real_find_spec(name))
+    assert compat.image_processor_class().__name__ == expected
+
+
+def test_the_offline_clip_tokenizer_loads_without_warnings(capfd):
+    from mmsent.compat import load_clip_tokenizer
+
+    capfd.readouterr()
+    tokenizer = load_clip_tokenizer(REPO_DIR / "data" / "clip-offline")
+    assert tokenizer("a cracked phone")["input_ids"]
+    # transformers 4 said "The tokenizer class you load from this checkpoint is not the same type ..."
+    assert capfd.readouterr().err == ""

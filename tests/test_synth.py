@@ -11,6 +11,7 @@ from PIL import Image
 
 from mmsent import cli
 from mmsent.data import SPLITS, synth
+from mmsent.data.synth.canvas import draws_committed_pixels
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 COMMITTED_CSV = DATA_DIR / "reviews.csv"
@@ -109,10 +110,15 @@ def test_committed_csv_is_the_regeneration(tmp_path, committed):
     frame = synth.generate_reviews(n=len(committed), seed=0)
     synth.write_csv(frame, tmp_path / "reviews.csv")
     assert (tmp_path / "reviews.csv").read_bytes() == COMMITTED_CSV.read_bytes()
+    exact = draws_committed_pixels()  # Pillow >= 12.2; older ones rasterise a few edge pixels otherwise
     for _, row in frame.groupby("photo_detail").head(1).iterrows():  # one photo of each kind, redrawn
         with Image.open(DATA_DIR / row.image_path) as saved:
             assert saved.mode == "RGB" and saved.size == (128, 128)
-            assert np.array_equal(np.asarray(saved), np.asarray(synth.review_photo(row, seed=0)))
+            on_disk, redrawn = np.asarray(saved), np.asarray(synth.review_photo(row, seed=0))
+        if exact:
+            assert np.array_equal(on_disk, redrawn), row.photo_detail
+        else:  # the same picture: a few edge pixels differ (Pillow 11.0: at most 0.2% of a photo's)
+            assert (on_disk != redrawn).any(axis=-1).mean() <= 0.01, row.photo_detail
     assert all((DATA_DIR / path).is_file() for path in committed.image_path)
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
-from scipy.stats import spearmanr
 from torch import nn
 
 from mmsent.attention_check import attention_lift
@@ -95,4 +95,6 @@ def rank_correlation(before: np.ndarray, after: np.ndarray) -> float:
     """Spearman's rank correlation of two maps [P] (nan when either is constant: no ranking at all)."""
     if np.ptp(before) == 0 or np.ptp(after) == 0:
         return float("nan")
-    return float(spearmanr(before, after).statistic)
+    # Spearman's rho is Pearson's r of the ranks; ties share their average rank (as scipy.stats.spearmanr)
+    ranks = [pd.Series(np.asarray(values, dtype=np.float64)).rank().to_numpy() for values in (before, after)]
+    return float(np.corrcoef(*ranks)[0, 1])
