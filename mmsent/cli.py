@@ -27,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from mmsent import demo_cli, import_cli, kit_cli, validate
+from mmsent import book, demo_cli, import_cli, kit_cli, validate
 from mmsent.audio import cli as audio_cli
 from mmsent.choices import PROFILES, SPLITS
 from mmsent.config import RunOptions, TrainConfig, flag_fields
@@ -279,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     import_cli.add_parsers(commands)
     kit_cli.add_parsers(commands)
+    book.add_parsers(commands)
     generation_commands.add_parsers(commands)
     demo_cli.add_parsers(commands)
     audio_cli.add_parsers(commands)
@@ -424,6 +425,7 @@ COMMANDS = {
     "make-data": cmd_make_data,
     **import_cli.COMMANDS,
     **kit_cli.COMMANDS,
+    **book.COMMANDS,
     **generation_commands.COMMANDS,
     **demo_cli.COMMANDS,
     **audio_cli.COMMANDS,
