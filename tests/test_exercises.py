@@ -76,7 +76,9 @@ def test_nb03_networks_pass_as_the_solution_writes_them_and_fail_with_the_reason
 
     solution = solution_definitions("03", "NoTowers", "ThreeTowers")
     two = {"image_dim": 12, "text_dim": 10}
-    passes(nb03.ex2, solution["NoTowers"](16), **two)
+    learners = solution["NoTowers"](16)
+    passes(nb03.ex2, learners, **two)
+    assert learners.training  # the check put the learner's network back in training mode
     fails(nb03.ex2, MultiModalNet(12, 10, 16, 2), "that is a tower", **two)
     ignores_text = nn.Sequential(nn.Linear(22, 16), nn.ReLU(), nn.Linear(16, 2))
     with torch.no_grad():

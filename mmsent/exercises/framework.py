@@ -15,7 +15,8 @@ weights sum to 1 over the batch, not over the patches"), never just "wrong":
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,23 @@ def expect(condition: bool, message: str) -> None:
     """Raise `Mistake(message)` unless `condition` holds."""
     if not condition:
         raise Mistake(message)
+
+
+@contextmanager
+def evaluation_mode(model: Any) -> Iterator[Any]:
+    """The learner's model in eval mode, without gradients, on its own device; its mode is restored after.
+
+    Yields the device of its first parameter (CPU for a model without parameters)."""
+    import torch
+
+    training = model.training
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield device
+    finally:
+        model.train(training)
 
 
 @dataclass(frozen=True)

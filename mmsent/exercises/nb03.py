@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from mmsent.exercises.framework import Exercise, Mistake, expect
+from mmsent.exercises.framework import Exercise, Mistake, evaluation_mode, expect
 from mmsent.exercises.quiz import quiz
 
 WIDTHS = (8, 32, 128)
@@ -75,9 +75,8 @@ def _logits(model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
 def _check_network(model: nn.Module, dims: dict[str, int], num_classes: int) -> None:
     """Shape, batch rows and use of every input, for any network over the feature vectors in `dims`."""
     torch.manual_seed(0)
-    inputs = {name: torch.randn(BATCH, dim) for name, dim in dims.items()}
-    model.eval()
-    with torch.no_grad():
+    with evaluation_mode(model) as device:
+        inputs = {name: torch.randn(BATCH, dim, device=device) for name, dim in dims.items()}
         logits = _logits(model, inputs)
         expect(
             tuple(logits.shape) == (BATCH, num_classes),

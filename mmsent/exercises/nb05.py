@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from mmsent.exercises.framework import Exercise, expect
+from mmsent.exercises.framework import Exercise, evaluation_mode, expect
 from mmsent.exercises.quiz import quiz
 from mmsent.models import CrossModalAttention
 from mmsent.models.attention import CrossAttentionOutput
@@ -38,13 +38,14 @@ def _check_unscaled(layer: nn.Module) -> str:
     for name in ("query", "key", "num_heads"):
         expect(hasattr(layer, name), f"your layer has no `{name}`: start from the notebook's layer")
     text, patches = _inputs(layer.query.in_features, layer.key.in_features)
-    layer.eval()
-    with torch.no_grad():
+    with evaluation_mode(layer) as device:
+        text, patches = text.to(device), patches.to(device)
         weights = layer(text, patches).head_weights  # [B, heads, P]
         heads = layer.num_heads
         q = layer.query(text).view(BATCH, heads, 1, -1)  # [B, heads, 1, head_dim]
         k = layer.key(patches).view(BATCH, PATCHES, heads, -1).transpose(1, 2)  # [B, heads, P, head_dim]
         scores = (q @ k.transpose(-2, -1)).squeeze(2)  # [B, heads, P]
+    weights, scores = weights.cpu(), scores.cpu()
     expect(
         tuple(weights.shape) == (BATCH, heads, PATCHES),
         f"head_weights has shape {tuple(weights.shape)}; it must be [batch, heads, patches] = "
@@ -77,10 +78,11 @@ def _check_unscaled(layer: nn.Module) -> str:
 def _check_learned_query(layer: nn.Module, text_dim: int, image_dim: int) -> str:
     text, patches = _inputs(text_dim, image_dim)
     present = torch.tensor([True, True, True, False])
-    layer.eval()
-    with torch.no_grad():
+    with evaluation_mode(layer) as device:
+        text, patches, present = text.to(device), patches.to(device), present.to(device)
         first = layer(text, patches, present)
         other_text = layer(torch.randn_like(text), patches, present)
+    first, other_text = (type(out)(*(part.cpu() for part in out)) for out in (first, other_text))
     expect(
         torch.allclose(first.attended, other_text.attended, atol=1e-6),
         "your layer still reads the text: with a learned query, changing the text must change nothing",

@@ -56,7 +56,7 @@ def _docstring_as_written(app, what, name, obj, options, lines: list[str]) -> No
     """mmsent's docstrings are plain text (shape diagrams, aligned examples), not reStructuredText: show
     them as written, in a literal block, so that no docstring can break the page's markup."""
     if any(line.strip() for line in lines):
-        lines[:] = ["::", ""] + [f"   {line}" for line in lines] + [""]
+        lines[:] = [".. code-block:: text", ""] + [f"   {line}" for line in lines] + [""]
 
 
 def setup(app) -> None:
