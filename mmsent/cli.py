@@ -28,7 +28,7 @@ import os
 import sys
 from pathlib import Path
 
-from mmsent import demo_cli, import_cli, kit_cli, predict_cli, validate
+from mmsent import book, demo_cli, import_cli, kit_cli, predict_cli, validate
 from mmsent.audio import cli as audio_cli
 from mmsent.choices import PROFILES, SPLITS
 from mmsent.cli_common import (
@@ -278,6 +278,7 @@ def _parser() -> argparse.ArgumentParser:
     predict_cli.add_parsers(commands)
     import_cli.add_parsers(commands)
     kit_cli.add_parsers(commands)
+    book.add_parsers(commands)
     generation_commands.add_parsers(commands)
     vlm_commands.add_parsers(commands)
     demo_cli.add_parsers(commands)
@@ -408,6 +409,7 @@ COMMANDS = {
     "make-data": cmd_make_data,
     **import_cli.COMMANDS,
     **kit_cli.COMMANDS,
+    **book.COMMANDS,
     **generation_commands.COMMANDS,
     **vlm_commands.COMMANDS,
     **demo_cli.COMMANDS,

@@ -146,6 +146,7 @@ def toc_markdown(
     lines = ["| # | Notebook | Goal | Colab |", "|---|---|---|---|"]
     for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
         title, goal = notebook_header(path)
+        goal = re.sub(r"\]\((?![a-z]+:|#|/)", f"]({link_prefix}", goal)  # its links, relative to the README
         badge = colab_badge(f"notebooks/{path.name}", repo_url, branch)
         lines.append(f"| {path.name[:2]} | [{title}]({link_prefix}{path.name}) | {goal} | {badge} |")
     return "\n".join(lines)

@@ -46,8 +46,10 @@ LAYERS: list[list[str]] = [
      "vlm.generate",
      "vlm.features", "vlm.card", "vlm.evaluate", "vlm.training", "vlm.pretrain", "vlm.ask", "vlm"],
     ["pipeline", "batch_predict", "inference"],
+    # the course's feedback: exercise checks and quizzes (they run the learner's models)
+    ["exercises.quiz", "exercises.framework", "exercises.nb03", "exercises.nb05", "exercises"],
     # the command line and the demo
-    ["run_config", "run_log", "cli_common", "predict_cli",
+    ["run_config", "run_log", "cli_common", "predict_cli", "book",
      "space_pins", "demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli",
      "generation.commands", "vlm.commands", "cli",
      "__main__"],
