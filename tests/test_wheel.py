@@ -72,10 +72,12 @@ def test_an_offline_model_folder_predicts_with_only_the_wheel_installed(wheel, t
     runtime = tmp_path / "runtime"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(runtime)], check=True)
     python = runtime / "bin" / "python"
+    # No PYTHONPATH: a checkout on it (its mmsent.egg-info) would make pip think the kit is installed already
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MMSENT_DATA_DIR")}
     install = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
          str(wheel)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-2000:]
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -85,7 +87,6 @@ def test_an_offline_model_folder_predicts_with_only_the_wheel_installed(wheel, t
     elsewhere = tmp_path / "elsewhere"  # not the checkout, and no data/ beside it
     elsewhere.mkdir()
     (elsewhere / "load.py").write_text(LOAD_AND_PREDICT)
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MMSENT_DATA_DIR")}
     env.update(HF_HUB_OFFLINE="1", MMSENT_CACHE_DIR=str(tmp_path / "cache"))
     run = subprocess.run([str(python), "load.py", str(folder), str(photo)], cwd=elsewhere, env=env,
                          capture_output=True, text=True, timeout=300)
