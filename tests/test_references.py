@@ -16,7 +16,8 @@ def on_budget(request, monkeypatch):
 
 def test_the_number_is_checked_only_on_the_measured_path(on_budget, capsys):
     measured = on_budget == MEASURED_ON[0]
-    assert reference("fusion", 0.95, 0.956, tol=0.01, claim=True, profile="offline") is measured
+    assert is_measured_path("offline") is measured
+    reference("fusion", 0.95, 0.956, tol=0.01, claim=True, profile="offline")
     out = capsys.readouterr().out
     assert "yours 0.95" in out and "the text's 0.956" in out and "cpu budget, offline profile" in out
     far = lambda: reference("fusion", 0.70, 0.956, tol=0.01, claim=True, profile="offline")  # noqa: E731
@@ -24,8 +25,8 @@ def test_the_number_is_checked_only_on_the_measured_path(on_budget, capsys):
         with pytest.raises(AssertionError, match="the text says fusion = 0.956, this run gives 0.7"):
             far()
     else:
-        assert far() is False  # another budget: other numbers are expected, the claim still holds
-    assert reference("fusion", 0.70, 0.956, tol=0.01, claim=True, profile="full") is False
+        far()  # another budget: other numbers are expected, the claim still holds
+    reference("fusion", 0.70, 0.956, tol=0.01, claim=True, profile="full")  # another profile: likewise
 
 
 def test_the_claim_is_checked_on_every_path(on_budget):
@@ -38,7 +39,7 @@ def test_a_table_of_numbers_is_checked_row_by_row(monkeypatch, capsys):
     monkeypatch.setenv(BUDGET_ENV, "cpu")
     said = {"0%": 0.922, "100%": 0.822}
     close = {"0%": 0.93, "100%": 0.81}
-    assert reference("photos removed", close, said, tol=0.03, claim=True, profile="offline")
+    reference("photos removed", close, said, tol=0.03, claim=True, profile="offline")
     assert capsys.readouterr().out.count("yours") == 2
     with pytest.raises(AssertionError, match=r"photos removed, 100% = 0.822, this run gives 0.7"):
         reference("photos removed", {"0%": 0.93, "100%": 0.7}, said, tol=0.03, claim=True, profile="offline")
