@@ -236,6 +236,20 @@ def check_plain_python(nb: dict, relpath: str) -> list[str]:
     return problems
 
 
+def check_numbers_checked_by_path(nb: dict, relpath: str) -> list[str]:
+    """Prose numbers go through `mmsent.references.reference` (exact on their path, claims everywhere),
+    never through a hand-written branch on the budget that skips the check elsewhere. (A branch on the
+    profile stays legitimate for work only one profile can do, such as notebook 08's hub download.)"""
+    problems = []
+    for index, cell in enumerate(nb["cells"]):
+        source = _source(cell) if cell["cell_type"] == "code" else ""
+        if re.search(r"\bif\b[^\n]*\bbudget\([^)]*\)\s*[!=]=", source):
+            problems.append(f"cell {index} branches on the budget: use mmsent.references.reference")
+        if "reference(" in source and "profile=profile" not in source:
+            problems.append(f"cell {index} calls reference() without profile=profile (setup()'s profile)")
+    return problems
+
+
 def check_glossary_links(nb: dict, relpath: str) -> list[str]:
     def word(index: int, start: int, end: int) -> str:
         return _source(nb["cells"][index])[start:end]
@@ -262,6 +276,7 @@ CHECKS = (
     check_glossary_links,
     check_links_are_absolute,
     check_plain_python,
+    check_numbers_checked_by_path,
 )
 
 
@@ -392,6 +407,7 @@ SPOILS = {  # name: (how to break the good notebook, the check that must notice)
     "shell magic": (_set(4, source="x = 1\n!ls data"), check_plain_python),
     "line magic": (_set(4, source="%matplotlib inline\nx = 1"), check_plain_python),
     "get_ipython": (_set(4, source="get_ipython().system('ls')"), check_plain_python),
+    "budget branch": (_set(4, source='if budget() == "cpu":\n    x = 1'), check_numbers_checked_by_path),
     "relative link": (_append_cell("See [the guide](README.md#timings)."), check_links_are_absolute),
     "unlinked term": (
         _append_cell("Dropout, then [dropout](README.md#glossary-dropout)."), check_glossary_links
