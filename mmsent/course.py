@@ -153,12 +153,13 @@ def toc_markdown(
 
 
 def retarget(repo_url: str, branch: str = REPO_BRANCH, root: str | Path = REPO_DIR) -> list[Path]:
-    """Point the course at another repository (a fork): every badge, set-up cell and the README's table.
+    """Point the course at another repository (a fork): every badge, set-up cell, link and the README's table.
 
     Rewrites, under the checkout `root`: `REPO_URL` / `REPO_BRANCH` in mmsent/course.py, the badge
-    (second cell) and the set-up cell (first code cell) of every notebook, and the table of notebooks
-    in README.md. `repo_url` must be a GitHub address (Colab opens notebooks from GitHub). Returns the
-    files it changed; running it again with the old address restores them exactly.
+    (second cell), the set-up cell (first code cell) and the links to the repository's rendered files
+    (`mmsent.syllabus.rendered_url`) of every notebook, and the table of notebooks in README.md.
+    `repo_url` must be a GitHub address (Colab opens notebooks from GitHub). Returns the files it changed;
+    running it again with the old address restores them exactly.
     """
     from mmsent.errors import UsageError
 
@@ -178,6 +179,9 @@ def retarget(repo_url: str, branch: str = REPO_BRANCH, root: str | Path = REPO_D
             changed.append(path)
 
     code = (root / "mmsent" / "course.py").read_text(encoding="utf-8")
+    old_pages = "{}/blob/{}/".format(*(re.search(rf'^{name} = "(.*)"$', code, re.MULTILINE).group(1)
+                                       for name in ("REPO_URL", "REPO_BRANCH")))
+    new_pages = f"{repo_url}/blob/{branch}/"  # the rendered files the notebooks link to (mmsent.syllabus)
     code = re.sub(r'^REPO_URL = ".*"$', f'REPO_URL = "{repo_url}"', code, count=1, flags=re.MULTILINE)
     write(root / "mmsent" / "course.py",
           re.sub(r'^REPO_BRANCH = ".*"$', f'REPO_BRANCH = "{branch}"', code, count=1, flags=re.MULTILINE))
@@ -189,6 +193,8 @@ def retarget(repo_url: str, branch: str = REPO_BRANCH, root: str | Path = REPO_D
         first_code = next(cell for cell in cells if cell["cell_type"] == "code")
         cells[1]["source"] = badge.splitlines(keepends=True)
         first_code["source"] = setup_cell_source(repo_url, branch).splitlines(keepends=True)
+        for cell in (cell for cell in cells[2:] if cell["cell_type"] == "markdown"):
+            cell["source"] = "".join(cell["source"]).replace(old_pages, new_pages).splitlines(keepends=True)
         write(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     readme = (root / "README.md").read_text(encoding="utf-8")
     table = toc_markdown(root / "notebooks", repo_url=repo_url, branch=branch)

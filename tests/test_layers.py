@@ -30,7 +30,7 @@ LAYERS: list[list[str]] = [
      "data.synth.reviews", "data.synth.ceilings", "data.synth.make", "data.synth", "amazon"],
     ["encoders"],
     # checks and set-up: they read environment and encoders, nothing that trains
-    ["validate", "doctor", "colab", "course"],
+    ["validate", "doctor", "colab", "course", "syllabus", "references"],
     ["model_source", "data_summary", "model_card", "checkpoint_check", "hub"],
     ["text_cache", "features",
      "audio", "audio.voice", "audio.spans", "audio.calls", "audio.features", "audio.encoder",

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mmsent import course
+from mmsent import course, syllabus
 from mmsent.paths import REPO_DIR
 from mmsent.runtime import pick_device
 
@@ -200,9 +200,54 @@ def first_glossary_uses(nb: dict) -> list[tuple[str, int, int, int, str]]:
 
 
 def glossary_link(key: str, relpath: str) -> str:
-    """The link from a notebook at `relpath` to the glossary entry `key`."""
-    guide = "README.md" if Path(relpath).parent.name == "notebooks" else "../README.md"
-    return f"{guide}#glossary-{key}"
+    """The link from a notebook (any, `relpath` unused: links are absolute) to the glossary entry `key`."""
+    return syllabus.glossary_url(key)
+
+
+def check_links_are_absolute(nb: dict, relpath: str) -> list[str]:
+    """Links work where a notebook is opened alone (Colab): absolute, to the repository's rendered files."""
+    return [
+        f"cell {index}: link {target!r} is relative, dead on Colab: use mmsent.syllabus.rendered_url(...) "
+        f"({syllabus.rendered_url('notebooks/README.md')}, ...)"
+        for index, cell in enumerate(nb["cells"]) if cell["cell_type"] == "markdown"
+        for target in (found.group(2) for found in _LINK.finditer(_source(cell)))
+        if not target.startswith(("https://", "http://", "mailto:"))
+    ]
+
+
+# IPython-only syntax: a line starting with ! or % (shell, magics), or a call into IPython's shell.
+_IPYTHON_ONLY = re.compile(r"^\s*[!%]|get_ipython\(\)", re.MULTILINE)
+
+
+def check_plain_python(nb: dict, relpath: str) -> list[str]:
+    """Every code cell is plain Python: `!pip`, `%magic` and `get_ipython()` fail under nbval or "Run all"
+    outside IPython's own front-ends (and `!pip` on Colab installs behind the set-up cell's back)."""
+    problems = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        if _IPYTHON_ONLY.search(_source(cell)):
+            problems.append(f"cell {index} uses shell or IPython magics (! or %): write it in Python")
+            continue
+        try:
+            compile(_source(cell), f"cell {index}", "exec")
+        except SyntaxError as error:
+            problems.append(f"cell {index} is not valid Python: {error.msg} (line {error.lineno})")
+    return problems
+
+
+def check_numbers_checked_by_path(nb: dict, relpath: str) -> list[str]:
+    """Prose numbers go through `mmsent.references.reference` (exact on their path, claims everywhere),
+    never through a hand-written branch on the budget that skips the check elsewhere. (A branch on the
+    profile stays legitimate for work only one profile can do, such as notebook 08's hub download.)"""
+    problems = []
+    for index, cell in enumerate(nb["cells"]):
+        source = _source(cell) if cell["cell_type"] == "code" else ""
+        if re.search(r"\bif\b[^\n]*\bbudget\([^)]*\)\s*[!=]=", source):
+            problems.append(f"cell {index} branches on the budget: use mmsent.references.reference")
+        if "reference(" in source and "profile=profile" not in source:
+            problems.append(f"cell {index} calls reference() without profile=profile (setup()'s profile)")
+    return problems
 
 
 def check_glossary_links(nb: dict, relpath: str) -> list[str]:
@@ -229,6 +274,9 @@ CHECKS = (
     check_nothing_skipped,
     check_no_installs,
     check_glossary_links,
+    check_links_are_absolute,
+    check_plain_python,
+    check_numbers_checked_by_path,
 )
 
 
@@ -279,14 +327,18 @@ def test_every_glossary_entry_has_its_spelling_here():
 
 def test_a_term_is_found_and_linked_only_in_prose():
     nb = _good_notebook()
+    logits, dropout = syllabus.glossary_url("logits"), syllabus.glossary_url("dropout")
     nb["cells"].append(nbformat.v4.new_markdown_cell(
-        "## Dropout\n\n`dropout=0.1` and $dropout$ are not prose; [logits](README.md#glossary-logits), "
-        "then **[dropout](README.md#glossary-dropout)**, then logits again."
+        f"## Dropout\n\n`dropout=0.1` and $dropout$ are not prose; [logits]({logits}), "
+        f"then **[dropout]({dropout})**, then logits again."
     ))  # fmt: skip
     uses = [(key, target) for key, _, _, _, target in first_glossary_uses(nb)]
-    assert uses == [("logits", "README.md#glossary-logits"), ("dropout", "README.md#glossary-dropout")]
+    assert uses == [("logits", logits), ("dropout", dropout)]
     assert check_glossary_links(nb, "notebooks/00_welcome_and_setup.ipynb") == []
-    assert check_glossary_links(nb, "notebooks/solutions/00_welcome_and_setup.ipynb")  # ../README.md there
+    assert check_glossary_links(nb, "notebooks/solutions/00_welcome_and_setup.ipynb") == []  # absolute, alike
+    nb["cells"][-1]["source"] = "## Dropout\n\n[dropout](README.md#glossary-dropout), relative"
+    assert check_glossary_links(nb, "notebooks/00_welcome_and_setup.ipynb")
+    assert check_links_are_absolute(nb, "notebooks/00_welcome_and_setup.ipynb")
 
 
 def test_instructor_guide_lists_every_notebook():
@@ -352,6 +404,11 @@ SPOILS = {  # name: (how to break the good notebook, the check that must notice)
     "NBVAL_SKIP": (_set(4, source="# NBVAL_SKIP\nx = 1"), check_nothing_skipped),
     "raises-exception tag": (_set(4, metadata={"tags": ["raises-exception"]}), check_nothing_skipped),
     "pip install": (_set(4, source="!pip install torch"), check_no_installs),
+    "shell magic": (_set(4, source="x = 1\n!ls data"), check_plain_python),
+    "line magic": (_set(4, source="%matplotlib inline\nx = 1"), check_plain_python),
+    "get_ipython": (_set(4, source="get_ipython().system('ls')"), check_plain_python),
+    "budget branch": (_set(4, source='if budget() == "cpu":\n    x = 1'), check_numbers_checked_by_path),
+    "relative link": (_append_cell("See [the guide](README.md#timings)."), check_links_are_absolute),
     "unlinked term": (
         _append_cell("Dropout, then [dropout](README.md#glossary-dropout)."), check_glossary_links
     ),
