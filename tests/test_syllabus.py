@@ -78,7 +78,7 @@ def test_links_point_at_the_repositorys_rendered_files():
     assert syllabus.rendered_url("notebooks/05_x.ipynb") == pages + "notebooks/05_x.ipynb"
     assert syllabus.glossary_url("gate").endswith("/notebooks/README.md#glossary-gate")
     assert syllabus.glossary_url("gate").startswith("https://github.com/")
-    assert syllabus.COLAB_EXTRAS == ("demo",)  # notebook 11's demo
+    assert syllabus.COLAB_EXTRAS == ("demo",)  # notebook 12's demo
 
 
 # -- the workshop plans ----------------------------------------------------------------------------------
