@@ -59,9 +59,8 @@ if "google.colab" in sys.modules:  # running on Colab
         sys.path.insert(0, "{clone_dir}")
         importlib.invalidate_caches()
     from mmsent.course import install_on_colab
-    from mmsent.syllabus import COLAB_EXTRAS  # what any notebook needs beyond the kit (the demo's Gradio)
 
-    install_on_colab("{clone_dir}", COLAB_EXTRAS)
+    install_on_colab("{clone_dir}")
     os.chdir("{clone_dir}/notebooks")
 
 from mmsent.course import setup

@@ -22,7 +22,8 @@ from mmsent import course
 
 @dataclass(frozen=True)
 class Notebook:
-    """One course notebook: its file stem (`NN_short_title`) and the pip extras it needs beyond the kit."""
+    """One course notebook: its file stem (`NN_short_title`) and the pip extras it needs beyond the kit
+    (it calls `mmsent.colab.install_extra` for each before using it)."""
 
     stem: str
     extras: tuple[str, ...] = ()
@@ -52,8 +53,6 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("11_from_words_to_pictures"),
     Notebook("12_ship_it", extras=("demo",)),
 )
-# The pip extras the set-up cell installs on Colab: those any notebook needs (one runtime runs them all).
-COLAB_EXTRAS: tuple[str, ...] = tuple(sorted({extra for notebook in NOTEBOOKS for extra in notebook.extras}))
 
 END_OF_COURSE = "This is the end of the course"  # said once, by the last notebook
 NEXT_PREFIX = "Next: "  # the line that sends a learner on, in every notebook but the last

@@ -22,7 +22,7 @@ from colab_runtime.stub_wheel import stub_wheel
 from packaging.requirements import Requirement
 
 from mmsent import colab as colab_install
-from mmsent import course, syllabus
+from mmsent import course
 from mmsent.colab import (
     installed_versions,
     kit_requirements,
@@ -122,8 +122,7 @@ def test_the_cell_clones_and_installs_once_without_upgrading(colab):
     clones = [call for call in calls if call[:2] == ["git", "clone"]]
     installs = [call for call in calls if call[1:4] == ["-m", "pip", "install"]]
     assert len(clones) == 1 and clones[0][-2:] == [f"file://{colab['origin']}", str(colab["clone_dir"])]
-    extras = ",".join(syllabus.COLAB_EXTRAS)  # what any notebook needs beyond the kit: one install
-    assert len(installs) == 1 and installs[0][-2:] == ["-e", f"{colab['clone_dir']}[{extras}]"]
+    assert len(installs) == 1 and installs[0][-2:] == ["-e", str(colab["clone_dir"])]
     assert not {"-U", "--upgrade", "--force-reinstall"} & set(installs[0])
     pinned = Path(installs[0][installs[0].index("--constraint") + 1]).read_text().split()
     kept = {f"{name}=={metadata.version(name)}" for name in ("torch", "transformers", "pillow")}

@@ -70,6 +70,8 @@ def one_patch(request) -> tuple[MultimodalSentimentModel, Review]:
         wanted = cross.key(tokens[0, HOT])  # grey keys are 0: ask for this one, hard
         cross.query.bias.copy_(40 * wanted / wanted.norm() ** 2 * wanted.numel() ** 0.5)
         cross.value.weight.mul_(30.0)  # amplify the hot token, so the photo moves the logits
+        _zero(cross.gate[-1].weight)  # the gate open and constant: at random init its MLP can shut it,
+        cross.gate[-1].bias.fill_(4.0)  # and a shut gate hides the photo from every method
         if model.uses_text:
             _zero(model.text_proj.weight, model.text_proj.bias)  # the text says nothing
     if model.uses_text:

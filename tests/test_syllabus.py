@@ -78,7 +78,17 @@ def test_links_point_at_the_repositorys_rendered_files():
     assert syllabus.rendered_url("notebooks/05_x.ipynb") == pages + "notebooks/05_x.ipynb"
     assert syllabus.glossary_url("gate").endswith("/notebooks/README.md#glossary-gate")
     assert syllabus.glossary_url("gate").startswith("https://github.com/")
-    assert syllabus.COLAB_EXTRAS == ("demo",)  # notebook 12's demo
+
+
+@pytest.mark.parametrize("notebook", [n for n in syllabus.NOTEBOOKS if n.extras], ids=lambda n: n.stem)
+def test_a_notebook_that_needs_an_extra_makes_it_usable_first(notebook):
+    """The set-up cell installs the kit alone; a notebook that needs an extra calls install_extra for it
+    (on Colab it installs it, keeping what Colab has; elsewhere it says the pip command)."""
+    path = REPO_DIR / notebook.relpath
+    code = ["".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+            if c["cell_type"] == "code"]
+    for extra in notebook.extras:
+        assert any(f'install_extra("{extra}")' in source for source in code), (notebook.stem, extra)
 
 
 # -- the workshop plans ----------------------------------------------------------------------------------
