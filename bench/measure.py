@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import threading
@@ -40,34 +41,70 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+class MemoryTrace:
+    """The process's resident memory every `every` seconds while the block runs: [(seconds, bytes)]."""
+
+    def __init__(self, every: float = 0.02) -> None:
+        self.every = every
+        self.samples: list[tuple[float, int]] = []
+
+    def __enter__(self) -> MemoryTrace:
+        self._running, self._start = True, time.perf_counter()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._running = False
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while self._running:
+            self.samples.append((time.perf_counter() - self._start, resident_bytes()))
+            time.sleep(self.every)
+
+    def peak_mb(self, start: float = 0.0, stop: float = 1.0) -> int:
+        """Peak in MiB over the fraction [start, stop] of the run's duration."""
+        end = self.samples[-1][0]
+        inside = [rss for t, rss in self.samples if start * end <= t <= stop * end]
+        return round(max(inside) / 2**20)
+
+
 class PeakMemory:
-    """Peak memory while the block runs: CUDA allocations on a GPU, else the process's resident set."""
+    """Peak bytes while the block runs: CUDA allocations on a GPU, else the process's resident set."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.peak = 0
-        self._running = False
+        self._trace = MemoryTrace()
 
     def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         else:
-            self._running = True
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
+            self._trace.__enter__()
         return self
 
     def __exit__(self, *_) -> None:
         if self.device.type == "cuda":
             self.peak = torch.cuda.max_memory_allocated(self.device)
         else:
-            self._running = False
-            self._thread.join()
+            self._trace.__exit__()
+            self.peak = max((rss for _, rss in self._trace.samples), default=resident_bytes())
 
-    def _sample(self) -> None:
-        while self._running:
-            self.peak = max(self.peak, resident_bytes())
-            time.sleep(0.02)
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages: how busy it was around a measurement."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def publish(report: dict, json_path: Path | None) -> dict:
+    """Print `report` as JSON and, with `json_path`, write it there too; return it."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if json_path:
+        json_path.write_text(text + "\n")
+    return report
 
 
 class ShapeLog:

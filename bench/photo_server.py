@@ -55,6 +55,18 @@ def bomb_png(width: int = 8_000, height: int = 6_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk + data + end
 
 
+class _Listener(ThreadingHTTPServer):
+    """A threading server whose listen queue holds a whole burst of parallel connections.
+
+    The standard queue of 5 drops a burst of 16 connects when the accepting thread is slow to run (a
+    busy CI machine), and a dropped connect is retried by the kernel only after a second: a client with a
+    short connect timeout would then see a timeout the server never meant.
+    """
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class PhotoServer:
     """The server; use as a context manager or call `close()`. `url(path)` gives a full URL."""
 
@@ -67,8 +79,7 @@ class PhotoServer:
         self.photo = noise_png(photo_size)  # made once: serving costs the server almost nothing
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
+        self._httpd = _Listener(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 

@@ -5,7 +5,7 @@
 
 Writes a table like bench/scale.py's (seeded texts of 5 to 40 words, photos cycling over `--photos`
 distinct 64x64 PNGs, a label column that prediction carries through) and runs
-`mmsent.batch_predict.predict_csv` on it with the `--model` folder, or, without one, a fusion model
+`mmsent.apply.batch.predict_csv` on it with the `--model` folder, or, without one, a fusion model
 built at `--profile` (an untrained head costs what a trained one does). Reports the wall and CPU
 seconds, rows/s, and the process's resident memory sampled every 20 ms: its peak, and its peak over
 the first and the last tenth of the run (flat streaming: the two are close, whatever `--rows` is).
@@ -16,65 +16,33 @@ the idle figure: the load average before and after is printed beside it.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
-import threading
-import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 
-from bench.measure import device_name, resident_bytes  # noqa: E402
+from bench.measure import MemoryTrace, device_name, load_average, publish  # noqa: E402
 from bench.scale import Phase, write_table  # noqa: E402
-from mmsent.batch_predict import CHUNK_ROWS, predict_csv  # noqa: E402
+from mmsent.apply.batch import CHUNK_ROWS, predict_csv  # noqa: E402
 from mmsent.config import TrainConfig  # noqa: E402
-
-
-class MemoryTrace:
-    """The process's resident memory every `every` seconds while the block runs: [(seconds, bytes)]."""
-
-    def __init__(self, every: float = 0.02) -> None:
-        self.every = every
-        self.samples: list[tuple[float, int]] = []
-
-    def __enter__(self) -> MemoryTrace:
-        self._running, self._start = True, time.perf_counter()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self._running = False
-        self._thread.join()
-
-    def _sample(self) -> None:
-        while self._running:
-            self.samples.append((time.perf_counter() - self._start, resident_bytes()))
-            time.sleep(self.every)
-
-    def peak_mb(self, start: float = 0.0, stop: float = 1.0) -> int:
-        """Peak in MiB over the fraction [start, stop] of the run's duration."""
-        end = self.samples[-1][0]
-        inside = [rss for t, rss in self.samples if start * end <= t <= stop * end]
-        return round(max(inside) / 2**20)
 
 
 def load_model(model_dir: Path | None, profile: str):
     """(model, labels, config): the folder's, or a fusion model built at `profile` for 2 classes."""
+    from mmsent.analysis.ablation import build_model
     from mmsent.data import LabelVocab
     from mmsent.encoders import load_encoders
     from mmsent.models import MultimodalSentimentModel
-    from mmsent.pipeline import build_model
 
     if model_dir is not None:
         model = MultimodalSentimentModel.from_pretrained(model_dir)
-        return model, model.config.label_encoder(), TrainConfig.from_dict(model.config.recipe)
-    model = build_model(load_encoders(profile), 2)
-    return model, LabelVocab(["negative", "positive"]), TrainConfig()
+        return model, model.config.label_vocab(), TrainConfig.from_dict(model.config.recipe)
+    labels = LabelVocab(["negative", "positive"])
+    return build_model(load_encoders(profile), labels.classes), labels, TrainConfig()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -84,12 +52,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", type=Path, default=None, help="a model folder (default: built, see above)")
     parser.add_argument("--profile", default="offline", help="without --model: the encoders' profile")
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="reviews per forward pass (default: the model's)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch's CPU threads (default: torch's choice)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     import torch
 
-    load_before = os.getloadavg()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = load_average()
     model, labels, config = load_model(args.model, args.profile)
+    if args.batch_size:
+        config = replace(config, batch_size=args.batch_size)
     with tempfile.TemporaryDirectory(prefix="mmsent-predict-") as folder:
         csv = write_table(Path(folder), args.rows, args.photos)
         out = Path(folder) / "predictions.csv"
@@ -103,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "device": device_name(torch.device("cpu")),
         "torch_threads": torch.get_num_threads(),
-        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_before": load_before,
         "model": str(args.model) if args.model else f"built, profile {args.profile}",
         "rows": summary.rows,
         "text_only_rows": summary.text_only,
@@ -115,12 +93,9 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_memory_mb": memory.peak_mb(),
         "peak_memory_first_tenth_mb": memory.peak_mb(0.0, 0.1),
         "peak_memory_last_tenth_mb": memory.peak_mb(0.9, 1.0),
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_after": load_average(),
     }
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    return publish(report, args.json)
 
 
 if __name__ == "__main__":

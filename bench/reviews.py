@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,10 +13,22 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from mmsent.choices import PROFILES
 from mmsent.data import load_reviews, split_table
+from mmsent.paths import REVIEWS_CSV
 
 NAIVE_LENGTH = 128
 NAIVE_BATCH = 16  # the original script's batch size
+
+
+def reviews_parser(description: str) -> argparse.ArgumentParser:
+    """The command line of a bench that trains on the reviews: its docstring as --help, then --profile and
+    --data; the bench adds its own flags."""
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=description, formatter_class=raw)
+    parser.add_argument("--profile", choices=PROFILES, default="offline")
+    parser.add_argument("--data", type=Path, default=REVIEWS_CSV, help="review CSV (default: bundled)")
+    return parser
 
 
 def lengthen(frame: pd.DataFrame, tokenizer, tokens: int) -> pd.DataFrame:
@@ -28,8 +41,8 @@ def lengthen(frame: pd.DataFrame, tokenizer, tokens: int) -> pd.DataFrame:
     return frame.assign(text=texts)
 
 
-def load_splits(args: argparse.Namespace, tokenizer) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(train rows, validation rows, number of classes) of the review table."""
+def load_splits(args: argparse.Namespace, tokenizer) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(train rows, validation rows, the class names) of the review table."""
     table = load_reviews(args.data)
     splits = split_table(table, seed=args.seed)
     train = splits["train"].sample(frac=1.0, random_state=args.seed)
@@ -38,7 +51,7 @@ def load_splits(args: argparse.Namespace, tokenizer) -> tuple[pd.DataFrame, pd.D
     val = splits["val"]
     if args.seq_len:
         train, val = lengthen(train, tokenizer, args.seq_len), lengthen(val, tokenizer, args.seq_len)
-    return train.reset_index(drop=True), val.reset_index(drop=True), len(table.label_encoder)
+    return train.reset_index(drop=True), val.reset_index(drop=True), list(table.labels.classes)
 
 
 class NaiveReviews(Dataset):

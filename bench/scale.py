@@ -23,8 +23,6 @@ before the run: on a shared machine the wall time is not the idle figure, the CP
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import resource
 import subprocess
 import sys
@@ -38,7 +36,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 
-from bench.measure import PeakMemory, device_name  # noqa: E402
+from bench.measure import PeakMemory, device_name, load_average, publish  # noqa: E402
 from mmsent.data import ReviewDataset, load_reviews, make_loader, split_table  # noqa: E402
 from mmsent.data.photo_store import PhotoStore  # noqa: E402
 from mmsent.encoders import load_encoders  # noqa: E402
@@ -169,23 +167,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--profile", default="offline", help="whose tokenizer and image processor")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    load_before = os.getloadavg()
+    load_before = load_average()
     encoders = load_encoders(args.profile)
     with tempfile.TemporaryDirectory(prefix="mmsent-scale-") as folder:
         with Phase() as build:
             csv = write_table(Path(folder), args.rows, args.photos)
         report = {
             "device": device_name(__import__("torch").device("cpu")),
-            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_before": load_before,
             "build_table_s": round(build.wall, 1),
             "table": measure_table(csv, args.rows, args.iterate, encoders),
             "download": measure_download(Path(folder), args.download, args.workers),
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "load_average_after": load_average(),
         }
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    return publish(report, args.json)
 
 
 if __name__ == "__main__":

@@ -30,27 +30,22 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 
-from bench.reviews import NAIVE_BATCH, load_splits  # noqa: E402
-from mmsent.choices import PROFILES  # noqa: E402
+from bench.reviews import NAIVE_BATCH, load_splits, reviews_parser  # noqa: E402
+from mmsent.analysis.ablation import build_model  # noqa: E402
+from mmsent.cli.arguments import positive_int, seed  # noqa: E402
 from mmsent.compat import set_attention_implementation  # noqa: E402
 from mmsent.config import DEFAULT_TEXT_LAYERS, TrainConfig  # noqa: E402
 from mmsent.data import ReviewDataset, make_loader  # noqa: E402
 from mmsent.encoders import load_encoders  # noqa: E402
-from mmsent.features import encode_dataset_images  # noqa: E402
-from mmsent.paths import REVIEWS_CSV  # noqa: E402
-from mmsent.pipeline import build_model  # noqa: E402
-from mmsent.text_cache import encode_frozen_text, frozen_layer_count, top_text_features  # noqa: E402
+from mmsent.features.text_states import encode_frozen_text  # noqa: E402
+from mmsent.features.vectors import encode_dataset_images  # noqa: E402
+from mmsent.models.text_layers import frozen_layer_count, top_text_features
 from mmsent.train import make_optimizer  # noqa: E402
 from mmsent.train.steps import model_inputs, pad_id  # noqa: E402
-from mmsent.validate import positive_int, seed  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--profile", choices=PROFILES, default="offline")
-    parser.add_argument("--data", type=Path, default=REVIEWS_CSV, help="review CSV (default: bundled)")
+    parser = reviews_parser(__doc__)
     parser.add_argument(
         "--train-text-layers",
         type=int,
@@ -79,8 +74,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     os.environ["MMSENT_CACHE_DIR"] = "off"  # encode here, from nothing, like the throughput bench
     cpu = torch.device("cpu")
     encoders = load_encoders(args.profile)
-    train_frame, _, num_classes = load_splits(args, encoders.tokenizer)
-    model = build_model(encoders, num_classes, train_text_layers=args.train_text_layers, seed=args.seed)
+    train_frame, _, labels = load_splits(args, encoders.tokenizer)
+    model = build_model(encoders, labels, train_text_layers=args.train_text_layers, seed=args.seed)
     frozen_layers = frozen_layer_count(model)
     if frozen_layers is None or args.train_text_layers < 1:
         raise SystemExit("--train-text-layers must leave some layers frozen and train at least one")

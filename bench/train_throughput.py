@@ -15,7 +15,7 @@ fast    mmsent's trainer with the whole text encoder run at every step (`cache_t
         batches, autocast (bf16, or fp16 + scaler) on CUDA, SDPA attention, fused AdamW, pinned
         memory. No DataLoader workers: with cached image features an item is a list lookup.
 frozen  mmsent's trainer as a user gets it: as `fast`, plus the frozen bottom text layers run once
-        per review (`mmsent.text_cache.encode_frozen_text`, timed with the photos as encoding),
+        per review (`mmsent.features.text_states.encode_frozen_text`, timed with the photos as encoding),
         so each step runs only the trainable top layers (`--train-text-layers`, default as the CLI: 1).
 
 All ways use batch 16 by default, so they take the same number of optimiser steps: at equal
@@ -64,35 +64,36 @@ from bench.measure import (  # noqa: E402
     run_flops,
     synchronize,
 )
-from bench.reviews import NAIVE_BATCH, NAIVE_LENGTH, NaiveReviews, load_splits, text_tokens  # noqa: E402
+from bench.reviews import (  # noqa: E402
+    NAIVE_BATCH,
+    NAIVE_LENGTH,
+    NaiveReviews,
+    load_splits,
+    reviews_parser,
+    text_tokens,
+)
 from bench.summary import summarise  # noqa: E402
 from mmsent import train as training  # noqa: E402
-from mmsent.choices import PROFILES  # noqa: E402
+from mmsent.analysis.ablation import build_model  # noqa: E402
 from mmsent.compat import set_attention_implementation  # noqa: E402
 from mmsent.config import DEFAULT_TEXT_LAYERS  # noqa: E402
 from mmsent.data import ReviewDataset  # noqa: E402
 from mmsent.encoders import load_encoders  # noqa: E402
-from mmsent.features import encode_dataset_images  # noqa: E402
+from mmsent.features.cached import CachedFeatures  # noqa: E402
+from mmsent.features.text_states import encode_frozen_text  # noqa: E402
+from mmsent.features.vectors import encode_dataset_images  # noqa: E402
 from mmsent.models import PRETRAINED_PREFIXES, MultimodalSentimentModel  # noqa: E402
-from mmsent.paths import REVIEWS_CSV  # noqa: E402
-from mmsent.pipeline import build_model  # noqa: E402
+from mmsent.models.text_layers import frozen_layer_count
 from mmsent.runtime import pick_device, seed_everything  # noqa: E402
-from mmsent.text_cache import encode_frozen_text, frozen_layer_count  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--profile", choices=PROFILES, default="offline")
+    parser = reviews_parser(__doc__)
     parser.add_argument(
         "--random-init", action="store_true", help="full profile: real shapes, random weights, no download"
     )
-    parser.add_argument("--data", type=Path, default=REVIEWS_CSV, help="review CSV (default: bundled)")
     parser.add_argument("--epochs", type=int, default=None, help="default: 2 on CPU, 3 on GPU")
-    parser.add_argument(
-        "--limit", type=int, default=None, help="training reviews used (default: all of them)"
-    )
+    parser.add_argument("--limit", type=int, default=None, help="training reviews used (default: all)")
     parser.add_argument(
         "--seq-len",
         type=int,
@@ -111,12 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps before each way")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
-    parser.add_argument(
-        "--peak-tflops", type=float, default=None, help="device peak for MFU (default: table)"
-    )
-    parser.add_argument(
-        "--disk-cache", action="store_true", help="let the fast way use the disk feature cache"
-    )
+    parser.add_argument("--peak-tflops", type=float, help="device peak for MFU (default: a table)")
+    parser.add_argument("--disk-cache", action="store_true", help="fast way: use the disk feature cache")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--repeats",
@@ -261,8 +258,7 @@ def trainer_way(
         train_set,
         None,
         config,
-        train_features=train_features,
-        train_text=train_text,
+        cached=CachedFeatures({"train": train_features}, {"train": train_text} if train_text else {}),
         progress=False,
         log=lambda _: None,
     )
@@ -305,7 +301,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.lr, args.head_lr, args.weight_decay = defaults.lr, defaults.head_lr, defaults.weight_decay
 
     encoders = load_encoders(args.profile, random_init=args.random_init)
-    train_frame, val_frame, num_classes = load_splits(args, encoders.tokenizer)
+    train_frame, val_frame, class_names = load_splits(args, encoders.tokenizer)
     tokens = text_tokens(train_frame, encoders.tokenizer, args.max_length) * args.epochs
     samples = len(train_frame) * args.epochs
     print(
@@ -318,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
     for repeat in range(args.repeats):
         args.seed = first_seed + repeat  # initial weights and batch order; the reviews stay the same
         model = build_model(
-            encoders, num_classes, train_text_layers=args.train_text_layers, seed=args.seed, device=device
+            encoders, class_names, train_text_layers=args.train_text_layers, seed=args.seed, device=device
         )
         initial = {name: value.detach().clone() for name, value in model.state_dict().items()}
         shapes = ShapeLog(model)

@@ -1,5 +1,5 @@
 """`python -m mmsent` runs the command-line interface."""
 
-from mmsent.cli import main
+from mmsent.cli.main import main
 
 raise SystemExit(main())

@@ -2,7 +2,7 @@
 checks its flags against them before anything heavy is loaded.
 
 - `MODES`: the three models of every ablation, `MultimodalSentimentModel(mode=...)`;
-- `PROFILES`: the encoder sets of `mmsent.encoders.load_encoders` (DESIGN §3);
+- `PROFILES`: the encoder sets of `mmsent.encoders.load_encoders` (the README's "Profiles" table);
 - `SPLITS`: the parts of a review table (`mmsent.data.split_table`).
 """
 

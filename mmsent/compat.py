@@ -41,6 +41,17 @@ def clip_vision_states(
     return outputs[0], outputs[1]
 
 
+def clip_vision_hidden_states(
+    vision_model: nn.Module, pixel_values: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """Every state of CLIP's vision tower on ``pixel_values`` ``[batch, 3, height, width]``: a tuple of
+    ``1 + layers`` tensors ``[batch, 1 + patches, dim]``, element ``i`` the state that enters layer ``i``
+    (element 0: the embeddings after ``pre_layrnorm``; the last: the final hidden state). Asked for by
+    keyword and read by attribute, which every version supports.
+    """
+    return vision_model(pixel_values=pixel_values, output_hidden_states=True).hidden_states
+
+
 def clip_text_states(
     text_model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

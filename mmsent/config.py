@@ -4,7 +4,7 @@
 - `RunOptions`: what a `python -m mmsent train` run reads and builds besides that (the data, the
   profile, the models of the ablation, how each model is built).
 
-The command line builds its `train` flags from these fields (`mmsent.cli`): a field's `help`
+The command line builds its `train` flags from these fields (`mmsent.cli.main`): a field's `help`
 metadata is the flag's help, and its default is the flag's default. Cheap to import (no torch).
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from mmsent.choices import MODES
-from mmsent.paths import REVIEWS_CSV
+from mmsent.paths import reviews_csv
 
 
 def _flag(default, help: str):
@@ -39,7 +39,8 @@ class TrainConfig:
     cache_image_features: bool = True  # only used when the image encoder is frozen
     cache_text_layers: bool = _flag(
         True,
-        "run the frozen bottom text layers once per review instead of at every step (mmsent.text_cache); "
+        "run the frozen bottom text layers once per review instead of at every step "
+        "(mmsent.features.text_states); "
         "--no-cache-text-layers: at every step, slower, the same logits within float rounding",
     )
     group_by_length: bool = True  # batches of similar length waste less padding
@@ -57,22 +58,24 @@ class TrainConfig:
 
 # Top text-encoder layers fine-tuned by default. One: over seeds 0-2 on the bundled data it is as accurate
 # as two (`train`'s fusion test accuracy 0.956 / 0.950 / 0.950, against 0.956 / 0.939 / 0.953), and each
-# step runs one text layer forward and back instead of two (the frozen ones run once: mmsent.text_cache).
+# step runs one text layer forward and back instead of two (the frozen ones run once:
+# mmsent.features.text_states).
 DEFAULT_TEXT_LAYERS = 1
+RUN_CONFIG_FILE = "run_config.yaml"  # a report's effective settings (train --config reads the same format)
 
 
 @dataclass
 class RunOptions:
     """What a `train` run reads and builds besides its `TrainConfig`: the command line's other flags."""
 
-    data: Path = REVIEWS_CSV
+    data: Path = field(default_factory=reviews_csv)  # resolved when the options are made
     columns: dict[str, str] | None = None
     profile: str | None = None  # None: MMSENT_PROFILE, else offline unless a GPU and the hub are at hand
     models: Sequence[str] = MODES
     train_text_layers: int = DEFAULT_TEXT_LAYERS  # -1 = all, 0 = frozen
     train_image_encoder: bool = False
     global_embedding: bool = True
-    teach_attention: bool = False  # see mmsent.pipeline.run_ablation
+    teach_attention: bool = False  # see mmsent.analysis.ablation.run_ablation
     allow_outside_paths: bool = False
     device: str | None = None
     progress: bool = True

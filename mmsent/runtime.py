@@ -2,7 +2,7 @@
 
 The bottom of the package (it imports nothing from `mmsent`) and free of state: `pick_device`
 answers from its arguments and the environment every time, and whoever picked a device passes it
-on (`mmsent.course.setup()` returns it; `fit` trains where the model is).
+on (`mmsent.course.conventions.setup()` returns it; `fit` trains where the model is).
 
     device = pick_device()                 # MMSENT_DEVICE, else CUDA > Apple MPS > CPU
     seed_everything(0)                     # Python, NumPy, PyTorch
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import warnings
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
     import torch
 
 DEVICE_ENV = "MMSENT_DEVICE"  # "cpu", "cuda", "cuda:1", "mps": overrides the automatic choice
-# How much heavy work a run can afford: `mmsent.course.scale` reads it; "cpu" or "gpu" overrides the
-# budget that follows the device.
+DEVICE_PATTERN = re.compile(r"cpu|mps|cuda(:\d+)?")  # what --device and MMSENT_DEVICE accept
+DEVICE_HELP = "cpu, cuda, cuda:N or mps"
+# How much heavy work a run can afford: `mmsent.course.conventions.scale` reads it; "cpu" or "gpu"
+# overrides the budget that follows the device.
 BUDGET_ENV = "MMSENT_BUDGET"
 BUDGETS = ("cpu", "gpu")
 MIXED_PRECISION = ("auto", "bf16", "fp16", "no")  # `TrainConfig.mixed_precision`, see `autocast_dtype`

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 import pytest
 from PIL import Image
 
 TinyCsv = Callable[..., Path]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(path: str | Path, name: str | None = None) -> ModuleType:
+    """A script of the repository (`bench/scale.py`, `tools/retarget_course.py`: not a package) as a module;
+    `path` relative to the repository's root, or absolute."""
+    path = REPO / path
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -80,7 +93,7 @@ def tiny_csv(tmp_path: Path) -> TinyCsv:
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fusion model folder trained by `python -m mmsent train` for one epoch at the tiny profile on 3
     classes ("bad", "good", "meh"; 24 rows of `write_tiny_csv`). Trained once per session: read it only."""
-    from mmsent import cli
+    from mmsent.cli import main as cli
 
     folder = tmp_path_factory.mktemp("tiny-model")
     csv = write_tiny_csv(folder / "data", n=24, classes=("good", "meh", "bad"))
@@ -90,3 +103,31 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         patch.setenv("MMSENT_CACHE_DIR", str(folder / "cache"))
         assert cli.main(argv) == 0
     return folder / "report" / "model"
+
+
+TINY_TRAIN = ["--profile", "tiny", "--epochs", "1", "--batch-size", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory):
+    """(csv, report folder) of `train --models fusion,text_only` on 24 two-class reviews (tiny profile),
+    trained once for the bad-input tests; a test that changes the report does so for the tests after it."""
+    folder = tmp_path_factory.mktemp("bad_input")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMSENT_CACHE_DIR", str(folder / "cache"))
+        csv = write_tiny_csv(folder / "data", n=24)
+        report = folder / "report"
+        argv = [
+            "train",
+            "--data",
+            str(csv),
+            *TINY_TRAIN,
+            "--models",
+            "fusion,text_only",
+            "--report-dir",
+            str(report),
+        ]
+        from mmsent.cli import main as cli
+
+        assert cli.main(argv) == 0
+        yield csv, report

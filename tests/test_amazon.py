@@ -8,27 +8,23 @@ file, a malformed meta line, unicode and emoji. Photos are served by a server on
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import load_script
 from huggingface_hub import ModelCard
 
-from mmsent import cli
-from mmsent.amazon import import_amazon
-from mmsent.data_summary import AMAZON_HUB_ID
+from mmsent.cli import main as cli
+from mmsent.data.amazon import import_amazon
+from mmsent.data.summary import AMAZON_HUB_ID
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REVIEWS, META = FIXTURES / "amazon_reviews.jsonl", FIXTURES / "amazon_meta.jsonl"
 CDN = "https://m.media-amazon.com"
 
-spec = importlib.util.spec_from_file_location(
-    "photo_server", FIXTURES.parent.parent / "bench" / "photo_server.py"
-)
-photo_server = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(photo_server)
+photo_server = load_script("bench/photo_server.py")
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +193,7 @@ def test_a_review_repeated_is_reported_and_kept_once(tmp_path):
 
 @pytest.mark.parametrize("compressed", [False, True])
 def test_an_over_long_line_is_reported_without_being_read_whole(tmp_path, monkeypatch, compressed):
-    from mmsent import amazon
+    from mmsent.data import amazon
 
     monkeypatch.setattr(amazon, "MAX_LINE_BYTES", 1000)  # the same rule as 4 MiB, on a test-sized line
     long_line = json.dumps({**VALID, "text": "x" * 5000})

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from mmsent.attention_check import attention_lift, damage_lift, damage_targets, review_damage_mask
-from mmsent.cache import FeatureCache
+from mmsent.analysis.attention_lift import attention_lift, damage_lift, damage_targets, review_damage_mask
 from mmsent.data.synth import generate_reviews, review_photo
+from mmsent.features.store import FeatureCache
 
 
 @pytest.fixture(scope="module")

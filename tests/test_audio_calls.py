@@ -12,8 +12,8 @@ from mmsent.audio import CALLS_CSV
 from mmsent.audio import calls as gen
 from mmsent.audio.store import AUDIO_CACHE_KEY, call_waveforms, load_calls
 from mmsent.audio.voice import CLIP_SAMPLES, CLIP_SECONDS, SAMPLE_RATE, plan_voice, render_voice
-from mmsent.cache import FeatureCache
 from mmsent.errors import DataError
+from mmsent.features.store import FeatureCache
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_load_calls_says_what_is_wrong(tmp_path):
 
 
 def test_make_calls_command_writes_the_table_and_refuses_a_bad_n(tmp_path, capsys):
-    from mmsent import cli
+    from mmsent.cli import main as cli
 
     assert cli.main(["make-calls", "--n", "120", "--seed", "2", "--out", str(tmp_path)]) == 0
     written = load_calls(tmp_path / "calls.csv")

@@ -16,7 +16,7 @@ from mmsent.audio.fusion import CallAttentionModel
 from mmsent.audio.pretrain import pretrain_audio_encoder
 from mmsent.audio.spans import span_lift, span_mask
 from mmsent.audio.voice import CLIP_SAMPLES, SAMPLE_RATE
-from mmsent.errors import DataError
+from mmsent.errors import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,12 @@ def test_pretrain_saves_an_encoder_that_loads_back(tmp_path, snippets):
     again = AudioEncoder.from_pretrained(tmp_path)
     mels = log_mel(snippets)
     assert torch.equal(loaded(mels).pooler_output, again(mels).pooler_output)
-    with pytest.raises(DataError, match="pretrain-audio"):
+    with pytest.raises(CheckpointError, match="pretrain-audio"):
         AudioEncoder.from_pretrained(tmp_path / "missing")
 
 
 def test_pretrain_audio_command(tmp_path, capsys):
-    from mmsent import cli
+    from mmsent.cli import main as cli
 
     assert cli.main(["pretrain-audio", "--out", str(tmp_path), "--n", "10", "--epochs", "1"]) == 0
     assert AudioEncoder.from_pretrained(tmp_path).config.dim == 64

@@ -12,35 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_tiny_csv
+from conftest import TINY_TRAIN, write_tiny_csv
 from PIL import Image
 
-from mmsent import cli, encoders
-from mmsent.manifest import write_manifest
+from mmsent import encoders
+from mmsent.cli import main as cli
+from mmsent.hub.manifest import write_manifest
 
-TRAIN = ["--profile", "tiny", "--epochs", "1", "--batch-size", "4", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """(csv, report folder) of `train --models fusion,text_only` on 24 two-class reviews."""
-    folder = tmp_path_factory.mktemp("bad_input")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MMSENT_CACHE_DIR", str(folder / "cache"))
-        csv = write_tiny_csv(folder / "data", n=24)
-        report = folder / "report"
-        argv = [
-            "train",
-            "--data",
-            str(csv),
-            *TRAIN,
-            "--models",
-            "fusion,text_only",
-            "--report-dir",
-            str(report),
-        ]
-        assert cli.main(argv) == 0
-        yield csv, report
+TRAIN = TINY_TRAIN
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +84,12 @@ def test_flags_are_refused_before_anything_runs(argv, fragment, capsys):
         ("MMSENT_BUDGET", "lots", "MMSENT_BUDGET='lots'"),
         ("MMSENT_CACHE_DIR", "FILE", "is a file, not a folder"),
         ("MMSENT_DATA_DIR", "MISSING", "MMSENT_DATA_DIR="),
+        ("MMSENT_ALLOW_PRIVATE_URLS", "yes please", "MMSENT_ALLOW_PRIVATE_URLS='yes please'"),
+        ("MMSENT_PHOTO_DEADLINE", "-5", "MMSENT_PHOTO_DEADLINE='-5'"),
+        ("RANK", "first", "RANK='first' is not a whole number"),
+        ("WORLD_SIZE", "2.5", "WORLD_SIZE='2.5' is not a whole number"),
+        ("LOCAL_RANK", "-1", "LOCAL_RANK='-1' is not a whole number"),
+        ("RANK", "3", "RANK=3 with WORLD_SIZE=1"),
     ],
 )
 def test_environment_variables_are_checked(
@@ -315,7 +300,7 @@ def test_evaluate_refuses_when_the_held_out_rows_are_unknown(checkpoint, tmp_pat
 
 def test_the_split_record_uses_row_numbers_when_review_ids_repeat(tiny_csv, tmp_path):
     from mmsent.data import DataError, load_reviews, split_table
-    from mmsent.heldout import rows_to_score, split_record
+    from mmsent.hub.split_record import rows_to_score, split_record
 
     csv = tiny_csv(n=24, edit=lambda f: f.assign(review_id=["a", "b"] * 12))
     table = load_reviews(csv)
@@ -327,123 +312,3 @@ def test_the_split_record_uses_row_numbers_when_review_ids_repeat(tiny_csv, tmp_
     csv.write_text(csv.read_text() + "a,one more review,images/r000.png,positive,1,2\n")
     with pytest.raises(DataError, match="--split all"):
         rows_to_score(load_reviews(csv), "test", record)
-
-
-# ----------------------------------------------------------------------------- as a script
-
-
-# Runs `python -m mmsent` once per case inside one interpreter (imports are paid once): each case's
-# output ends with a line "@@exit <status>"; an exception escaping the command prints its traceback.
-RUNNER = """
-import json, os, runpy, sys, traceback
-for argv, env in json.loads(sys.argv[1]):
-    os.environ.update(env)
-    sys.argv = ["mmsent", *argv]
-    try:
-        runpy.run_module("mmsent", run_name="__main__", alter_sys=True)
-        status = 0
-    except SystemExit as exit_:
-        status = exit_.code
-    except BaseException:
-        traceback.print_exc()
-        status = 1
-    for name in env:
-        del os.environ[name]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    print("@@exit", status, flush=True)
-"""
-
-
-def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
-    """Each bad input through `python -m mmsent`: exit 2, an `error:` line, no traceback."""
-    csv, report = run
-    damaged = Path(shutil.copytree(report / "model", tmp_path / "damaged"))
-    (damaged / "config.json").write_text("{")
-    truncated = Path(shutil.copytree(report / "model", tmp_path / "truncated"))
-    (truncated / "model.safetensors").write_bytes(b"\x00" * 100)
-    renamed = write_tiny_csv(
-        tmp_path / "renamed", n=8, edit=lambda f: f.rename(columns={"label": "sentiment"})
-    )
-    semicolons = tmp_path / "semicolons.csv"
-    semicolons.write_text(csv.read_text().replace(",", ";").replace("label", "sentiment"))
-    doubled = tmp_path / "doubled.csv"
-    doubled.write_text(
-        "".join(line + ",x\n" for line in csv.read_text().replace(",rating", ",label").splitlines())
-    )
-    strip = tmp_path / "strip.png"
-    Image.new("L", (4_000_000, 10)).save(strip)
-    fifo = tmp_path / "fifo.png"
-    os.mkfifo(fifo)
-    a_file = tmp_path / "a_file"
-    a_file.write_text("x")
-    r, predict = str(tmp_path / "r"), ["predict", "--model", str(report / "model"), "--text", "hi"]
-    train = ["train", "--profile", "tiny", "--epochs", "1", "--batch-size", "4", "--report-dir", r]
-    cases = [
-        (["train", "--batch-size", "0"], {}),
-        (["train", "--batch-size", "-4"], {}),
-        (["train", "--epochs", "0"], {}),
-        (["train", "--lr", "-1"], {}),
-        (["train", "--max-length", "0"], {}),
-        (["train", "--models", "bogus"], {}),
-        (["train", "--device", "gpu"], {}),
-        (["predict", "--text", ""], {}),
-        ([*predict, "--image", "https://example.com/p.png"], {}),
-        ([*train, "--data", str(csv)], {"MMSENT_PROFILE": "bogus"}),
-        ([*train, "--data", str(csv)], {"MMSENT_DEVICE": "gpu"}),
-        ([*train, "--data", str(csv)], {"MMSENT_BUDGET": "lots"}),
-        ([*train, "--data", str(csv)], {"MMSENT_CACHE_DIR": str(a_file)}),
-        ([*train, "--data", str(tmp_path / "nope.csv")], {}),
-        ([*train, "--data", str(tmp_path)], {}),
-        ([*train, "--data", str(renamed)], {}),
-        ([*train, "--data", str(semicolons)], {}),
-        ([*train, "--data", str(doubled)], {}),
-        ([*train, "--data", str(csv), "--columns", "review=text"], {}),
-        ([*train, "--data", str(csv), "--columns", "text=label"], {}),
-        ([*train, "--data", str(csv), "--train-text-layers", "9"], {}),
-        (["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(report)], {}),
-        (
-            [
-                "train",
-                "--data",
-                str(csv),
-                "--profile",
-                "tiny",
-                "--report-dir",
-                str(csv.parent),
-                "--overwrite",
-            ],
-            {},
-        ),
-        (["train", "--data", str(csv), "--profile", "tiny", "--report-dir", str(a_file)], {}),
-        (["predict", "--model", str(damaged), "--text", "hi"], {}),
-        (["predict", "--model", str(truncated), "--text", "hi"], {}),
-        (["predict", "--model", str(tmp_path / "none"), "--text", "hi"], {}),
-        (["predict", "--model", str(report), "--text", "hi"], {}),
-        ([*predict, "--image", str(strip)], {}),
-        ([*predict, "--image", str(fifo)], {}),
-        ([*predict, "--image", str(tmp_path)], {}),
-        ([*predict, "--image", str(a_file)], {}),
-        (["evaluate", "--model", str(report / "model"), "--data", str(renamed)], {}),
-        (
-            [
-                "evaluate",
-                "--model",
-                str(report / "model"),
-                "--data",
-                str(csv),
-                "--json",
-                str(a_file / "m"),
-            ],
-            {},
-        ),
-        (["make-data", "--n", "5", "--out", str(tmp_path / "made")], {}),
-    ]
-    command = [sys.executable, "-c", RUNNER, json.dumps(cases)]
-    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
-    outputs = done.stdout.split("@@exit")
-    assert len(outputs) == len(cases) + 1, done.stdout
-    for (argv, env), output, tail in zip(cases, outputs, outputs[1:], strict=False):
-        status = tail.split()[0]
-        assert status == "2" and "error:" in output and "Traceback" not in output, (argv, env, output)
-    assert not Path(r).exists()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from conftest import write_tiny_csv
 
-from mmsent import cli
-from mmsent.batch_predict import predict_csv
+from mmsent.apply.batch import predict_csv
+from mmsent.cli import main as cli
 from mmsent.models import MultimodalSentimentModel
 from mmsent.train import TrainConfig, predict_reviews
 
@@ -29,7 +31,7 @@ def _new_reviews(folder):
 def test_one_row_out_per_row_in_with_a_status(tiny_model_dir, tmp_path):
     csv = _new_reviews(tmp_path / "new")
     model = MultimodalSentimentModel.from_pretrained(tiny_model_dir)
-    labels, config = model.config.label_encoder(), TrainConfig.from_dict(model.config.recipe)
+    labels, config = model.config.label_vocab(), TrainConfig.from_dict(model.config.recipe)
     out = tmp_path / "predictions.csv"
     # chunks of 4 rows: the file is read in three pieces, each row keeps its CSV row number
     summary = predict_csv(model, csv, out, labels=labels, config=config, chunk_rows=4, progress=False)
@@ -72,4 +74,32 @@ def test_cli_writes_the_file_and_refuses_bad_flags(tiny_model_dir, tmp_path, cap
                      "--out", str(tmp_path / "p.csv")]) == 2  # fmt: skip
     assert "No review table at" in capsys.readouterr().err
     assert cli.main([*argv, "--overwrite"]) == 0 and len(pd.read_csv(out)) == 6
-    assert not list(tmp_path.glob(".*partial"))  # no half-written file left behind
+    assert not list(tmp_path.glob(".*.part"))  # no half-written file left behind
+
+
+def test_photos_shared_and_cached_give_the_pixel_predictions(tiny_model_dir, tmp_path, monkeypatch):
+    def repeat_photos(frame: pd.DataFrame) -> pd.DataFrame:  # 9 rows over 3 photos, one row without
+        frame["image_path"] = [f"images/r{i % 3:03d}.png" for i in range(9)]
+        frame.loc[4, "image_path"] = ""
+        return frame
+
+    csv = write_tiny_csv(tmp_path / "new", n=9, edit=repeat_photos)
+    cache = tmp_path / "features"
+    monkeypatch.setenv("MMSENT_CACHE_DIR", str(cache))
+    model = MultimodalSentimentModel.from_pretrained(tiny_model_dir)
+    labels, config = model.config.label_vocab(), TrainConfig.from_dict(model.config.recipe)
+    columns = [*(f"p_{name}" for name in labels.classes), "gate"]
+
+    def run(name: str, config: TrainConfig) -> pd.DataFrame:
+        predict_csv(model, csv, tmp_path / name, labels=labels, config=config, chunk_rows=5, progress=False)
+        return pd.read_csv(tmp_path / name)
+
+    pixels = run("pixels.csv", replace(config, cache_image_features=False))
+    assert not cache.exists()  # the pixel path neither reads nor writes the cache
+    cold = run("cold.csv", config)  # 3 photos encoded, in the first chunk of 5 rows
+    assert len(list(cache.rglob("*.safetensors"))) == 3
+    warm = run("warm.csv", config)  # every photo read back from the disk cache
+    for shared in (cold, warm):
+        assert list(shared["status"]) == list(pixels["status"])
+        np.testing.assert_allclose(shared[columns].to_numpy(), pixels[columns].to_numpy(), atol=1e-5)
+    assert warm.loc[4, "gate"] == 0.0 and (warm.drop(index=4)["gate"] > 0).all()

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "train_throughput.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("train_throughput", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH)
 
 
 def test_bench_writes_the_three_ways_and_the_speedups(bench, tmp_path, monkeypatch):
@@ -41,9 +38,7 @@ def test_bench_writes_the_three_ways_and_the_speedups(bench, tmp_path, monkeypat
 
 def test_step_cost_times_the_three_parts_and_bounds_the_speedup(monkeypatch):
     monkeypatch.setenv("MMSENT_CACHE_DIR", "off")  # main() turns the cache off; undone after the test
-    spec = importlib.util.spec_from_file_location("step_cost", BENCH.parent / "step_cost.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(BENCH.parent / "step_cost.py")
     result = module.main(["--profile", "tiny", "--steps", "3", "--warmup-steps", "1", "--rounds", "1"])
     assert all(result[key] > 0 for key in ("fast_ms", "frozen_ms", "trained_layers_ms"))
     assert result["speedup_frozen_over_fast"] == pytest.approx(result["fast_ms"] / result["frozen_ms"])

@@ -2,15 +2,17 @@
 
 One build for the module, with execution off except notebook 00 (cheap: no encoder), as CI builds it:
 every page reached from the home page loads without console errors, every image loads, every internal link
-(anchor included) resolves, the search finds "gate", the executed notebook shows its plot, and the Colab
-button comes from mmsent.course.REPO_URL. Screenshots of the home page, notebook 00 and notebook 07 are
-kept in build/test-artifacts/. Needs the book extra (`pip install -e ".[book,browser]"`) and Debian's
-`chromium`.
+(anchor included) resolves, the search finds "gate", the executed notebook shows its plot and its quiz
+(a choice clicked open shows its explanation), every notebook page shows its quiz whether executed or not,
+and the Colab button comes from mmsent.course.conventions.REPO_URL. Screenshots of the home page,
+notebook 00 (and its quiz) and notebook 07 are kept in build/test-artifacts/. Needs the book extra
+(`pip install -e ".[book,browser]"`) and Debian's `chromium`.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import subprocess
 import sys
@@ -27,8 +29,9 @@ for _module in ("myst_nb", "sphinx_book_theme", "sphinx-mathjax-offline"):
     pytest.importorskip(_module, reason='the book extra is not installed: pip install -e ".[book]"')
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[browser]'")
 
-from mmsent import book  # noqa: E402
-from mmsent.course import REPO_URL  # noqa: E402
+from mmsent.cli import book  # noqa: E402
+from mmsent.course.conventions import REPO_URL  # noqa: E402
+from mmsent.exercises import NOTEBOOKS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("MMSENT_CHROMIUM", "/usr/bin/chromium"))
@@ -143,6 +146,10 @@ def test_every_page_loads_in_chromium_without_errors_and_with_its_images(site):
         page.screenshot(path=ARTIFACTS / "book-home.png")
 
         page.goto(f"{site}notebooks/{EXECUTED}.html")
+        question = page.locator(".mmsent-quiz details").first  # the executed quiz cell's output
+        question.locator("summary").click()
+        quiz_opens = question.evaluate("d => d.open") and question.locator("p").is_visible()
+        page.locator(".mmsent-quiz").first.screenshot(path=ARTIFACTS / f"book-{EXECUTED}-quiz.png")
         plots = page.locator(".cell_output img")
         plots.first.wait_for(timeout=10_000)
         width = plots.first.evaluate("i => i.naturalWidth")
@@ -159,11 +166,25 @@ def test_every_page_loads_in_chromium_without_errors_and_with_its_images(site):
         page.locator("p.search-summary", has_text="Search finished").wait_for(timeout=30_000)
         titles = page.locator("#search-results ul.search li").all_inner_texts()  # every result, shown
         browser.close()
-    assert width > 200 and progress_bars == 0
+    assert width > 200 and progress_bars == 0 and quiz_opens
     assert colab == f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/07_reading_the_attention.ipynb"
     assert any("Instructor" in title or "Glossary" in title for title in titles), titles[:10]
-    for name in ("book-home.png", f"book-{EXECUTED}.png", "book-07.png"):
+    for name in ("book-home.png", f"book-{EXECUTED}.png", f"book-{EXECUTED}-quiz.png", "book-07.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_quiz_is_on_its_notebook_page_executed_or_not_and_on_the_quiz_page(site, name):
+    quiz = importlib.import_module(f"mmsent.exercises.{name}").quiz
+    stem = next((ROOT / "notebooks").glob(f"{name.removeprefix('nb')}_*.ipynb")).stem
+    with urllib.request.urlopen(f"{site}notebooks/{stem}.html", timeout=10) as response:
+        notebook_page = response.read().decode("utf-8")
+    with urllib.request.urlopen(f"{site}quizzes.html", timeout=10) as response:
+        quiz_page = response.read().decode("utf-8")
+    choices = sum(len(question.choices) for question in quiz.questions)
+    shown = notebook_page.split("mmsent-quiz", 1)[-1]
+    assert "mmsent-quiz" in notebook_page and shown.count("<details>") >= choices, stem
+    assert quiz.title in quiz_page
 
 
 def test_an_unknown_notebook_is_refused_with_the_fix(tmp_path):

@@ -15,9 +15,10 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from mmsent import features
-from mmsent.cache import FeatureCache, default_cache_dir, encoder_key, resolve_cache
 from mmsent.encoders import load_encoders
+from mmsent.features import vectors as features
+from mmsent.features.store import FeatureCache, encoder_key, resolve_cache
+from mmsent.paths import default_cache_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -151,7 +152,7 @@ def test_a_damaged_entry_is_a_miss_and_is_rewritten(tmp_path, encoders, photos, 
 WRITER = """
 import sys, time, torch
 from pathlib import Path
-from mmsent.cache import FeatureCache
+from mmsent.features.store import FeatureCache
 cache, me, go = FeatureCache(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
 print("ready", flush=True)
 while not go.exists():
@@ -192,11 +193,11 @@ def test_two_processes_writing_at_once_leave_only_whole_entries(tmp_path):
     assert [w.wait() for w in writers] == [0, 0]
     assert reads > 0
     assert all(load_file(entry)["image_embeds"][0].item() in (1.0, 2.0) for entry in entries)
-    assert list(root.rglob("*.tmp")) == []
+    assert list(root.rglob("*.part")) == []
 
 
 def test_a_writer_that_dies_midway_leaves_the_old_entry_whole(tmp_path, monkeypatch):
-    from mmsent import cache as cache_module
+    from mmsent.features import store as cache_module
 
     cache = FeatureCache(tmp_path)
     entry = tmp_path / "enc" / "photo.safetensors"
@@ -228,7 +229,7 @@ def test_damaged_bytes_with_an_intact_header_are_a_miss_said_once(
     for i in (1, 3):
         _flip_last_byte(cache.entry(encoder_key(encoders), photos[i]))
     encoded.clear()
-    with caplog.at_level("WARNING", logger="mmsent.cache"):
+    with caplog.at_level("WARNING", logger="mmsent.features.store"):
         again = features.image_features(encoders, photos, cache=cache)
     assert encoded == [2] and cache.rejected == 2
     assert_same_features(again[1], first[1])  # two photos encoded again, in a batch of 2
@@ -258,7 +259,7 @@ def test_a_cache_that_cannot_be_written_is_skipped_with_one_warning(tmp_path, en
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
     cache = FeatureCache(blocker / "cache")  # its parent is a file: nothing can be created there
-    with caplog.at_level("WARNING", logger="mmsent.cache"):
+    with caplog.at_level("WARNING", logger="mmsent.features.store"):
         embeds, _, present = features.image_features(encoders, photos, cache=cache)
     assert present.sum() == 6 and cache.writes == 0 and embeds[:6].abs().sum() > 0
     assert sum("Cannot write the feature cache" in r.getMessage() for r in caplog.records) == 1

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import write_tiny_csv
 
-from mmsent import cli
+from mmsent.cli import main as cli
 from mmsent.config import RunOptions, TrainConfig, flag_fields
 from mmsent.data.synth import generate_reviews
 
@@ -103,7 +103,7 @@ def test_bad_table_exits_2_with_a_message_and_no_traceback(tiny_csv, tmp_path, c
 
 
 def test_every_flag_of_every_command_is_documented():
-    commands = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    commands = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for name, parser in commands.choices.items():
         for action in parser._actions:
             assert action.help and action.help != argparse.SUPPRESS, (name, action.option_strings)
@@ -112,8 +112,8 @@ def test_every_flag_of_every_command_is_documented():
 def test_train_flags_take_their_defaults_from_the_configs():
     """One default per setting: the flags of TrainConfig's fields are built from them, the others
     default to RunOptions'; --help shows each default."""
-    args = cli._parser().parse_args(["train"])
-    commands = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    args = cli.build_parser().parse_args(["train"])
+    commands = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     train = commands.choices["train"]
     exposed = flag_fields(TrainConfig)
     assert {o.name for o in exposed} == {
@@ -138,7 +138,9 @@ def test_no_cache_text_layers_reaches_the_training_config(monkeypatch, tmp_path)
     text encoder at every step; without it the frozen layers' states are cached."""
     monkeypatch.setenv("MMSENT_CACHE_DIR", str(tmp_path / "cache"))
     seen: list[TrainConfig] = []
-    monkeypatch.setattr("mmsent.pipeline.train_and_report", lambda config, *_, **__: seen.append(config))
+    monkeypatch.setattr(
+        "mmsent.analysis.ablation.train_and_report", lambda config, *_, **__: seen.append(config)
+    )
     for extra, cached in (([], True), (["--no-cache-text-layers"], False), (["--cache-text-layers"], True)):
         assert cli.main(["train", "--report-dir", str(tmp_path / f"r{len(seen)}"), *extra]) == 0
         assert seen[-1].cache_text_layers is cached, extra
@@ -160,7 +162,7 @@ def test_columns_flag_reads_a_csv_with_other_column_names(tiny_csv, tmp_path, mo
 @pytest.mark.parametrize("value", ["text", "a=b=c", "=text", "a=b,,c"])
 def test_columns_flag_rejects_malformed_pairs(value, capsys):
     with pytest.raises(SystemExit):
-        cli._parser().parse_args(["train", "--columns", value])
+        cli.build_parser().parse_args(["train", "--columns", value])
     assert "YOUR_NAME=OUR_NAME" in capsys.readouterr().err
 
 
@@ -178,7 +180,7 @@ def test_train_measures_the_attention_lift_on_the_bundled_kind_of_data(tmp_path,
 
 
 def test_train_summary_says_what_one_review_is_worth_and_names_its_seconds():
-    from mmsent import pipeline
+    from mmsent.analysis import ablation as pipeline
 
     scores = {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9, "attention_lift": None}
     text = pipeline._summary({"fusion": scores, "run": {"rows": {"test": 54}, "seconds": 12.3}}, ["fusion"])

@@ -21,9 +21,9 @@ import pytest
 from colab_runtime.stub_wheel import stub_wheel
 from packaging.requirements import Requirement
 
-from mmsent import colab as colab_install
-from mmsent import course
-from mmsent.colab import (
+from mmsent.course import colab as colab_install
+from mmsent.course import conventions as course
+from mmsent.course.colab import (
     installed_versions,
     kit_requirements,
     missing_requirements,

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from mmsent.colab import kit_requirements, outside_bounds
+from mmsent.course.colab import kit_requirements, outside_bounds
 from mmsent.paths import REPO_DIR
 
 RUNTIME = os.environ.get("MMSENT_COLAB_RUNTIME")
@@ -43,7 +43,7 @@ def dry_run(args, **kwargs):
     assert list(args[1:4]) == ["-m", "pip", "install"], args
     return real_run([*args[:4], "--dry-run", "--report", report, *args[4:]], **kwargs)
 subprocess.run = dry_run
-from mmsent.course import install_on_colab
+from mmsent.course.conventions import install_on_colab
 install_on_colab(clone, extras)
 """
 

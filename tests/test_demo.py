@@ -15,16 +15,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 
-from mmsent import cli
-from mmsent.doctor import chromium_path
+from mmsent.cli import main as cli
+from mmsent.course.doctor import chromium_path
 from mmsent.encoders import load_encoders
-from mmsent.models import MultimodalSentimentModel
+from mmsent.models import MultimodalSentimentModel, SentimentModelConfig
 
 gradio = pytest.importorskip("gradio", reason='the demo extra is not installed: pip install -e ".[demo]"')
 from gradio_client import Client, handle_file  # noqa: E402  (comes with gradio)
 
-from mmsent import demo  # noqa: E402
+from mmsent.apply import demo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = chromium_path()
@@ -45,7 +46,8 @@ def folder(tmp_path_factory) -> Path:
     """A module folder with model/ (a tiny-profile fusion model, seeded) and examples/."""
     folder = tmp_path_factory.mktemp("demo")
     torch.manual_seed(0)
-    MultimodalSentimentModel(load_encoders("tiny"), len(LABELS)).save_pretrained(folder / "model", LABELS)
+    model_config = SentimentModelConfig(labels=LABELS)
+    MultimodalSentimentModel(model_config, load_encoders("tiny")).save_pretrained(folder / "model", LABELS)
     demo.write_examples(folder / "examples")
     return folder
 
@@ -90,11 +92,7 @@ def test_gradio_client_gets_label_probabilities_gate_and_heat_map(server, folder
 def test_an_upload_that_is_no_usable_image_gets_the_kits_message(server, tmp_path):
     """The kit opens the upload itself: a text file named .png, a decompression bomb and a cut-off PNG each
     get the kit's message (what is wrong and what to do), not Gradio's bare "Error"."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("photo_server", ROOT / "bench" / "photo_server.py")
-    photo_server = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(photo_server)
+    photo_server = load_script("bench/photo_server.py")
     cases = {
         "notes.png": (b"this is a text file, not a PNG", "not an image"),
         "bomb.png": (photo_server.bomb_png(), "decompression bomb"),
@@ -309,3 +307,16 @@ def test_the_page_in_a_real_browser_answers_a_question_about_the_photo(server, f
         shown = answer.inner_text()
         browser.close()
     assert shown.strip() == "yes"
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"text": "x"}', '[["a text", 5]]', '[["a text"]]', "[" + " " * (1 << 20) + "]", "not json"],
+    ids=["object", "photo not a name", "not a pair", "oversize", "not json"],
+)
+def test_the_examples_of_a_space_are_capped_and_type_checked(content, tmp_path):
+    from mmsent.errors import CheckpointError
+
+    (tmp_path / demo.EXAMPLES_FILE).write_text(content)
+    with pytest.raises(CheckpointError, match=demo.EXAMPLES_FILE):
+        demo.read_examples(tmp_path)

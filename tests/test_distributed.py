@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import torch
 
-from mmsent import cli, distributed
+from mmsent.cli import main as cli
 from mmsent.data import LengthGroupedBatchSampler
+from mmsent.train import distributed
 
 REPO = Path(__file__).resolve().parent.parent
 

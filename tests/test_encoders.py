@@ -12,14 +12,6 @@ from PIL import Image
 from transformers import CLIPModel, PreTrainedTokenizerFast
 
 from mmsent import encoders as enc
-from mmsent import features
-from mmsent.clip_pretrain import (
-    PROMPTS,
-    build_caption_tokenizer,
-    clip_loss,
-    pretrain_clip,
-    zero_shot_evaluate,
-)
 from mmsent.compat import clip_text_states
 from mmsent.data.synth import PRODUCTS, STATES
 from mmsent.encoders import (
@@ -30,6 +22,14 @@ from mmsent.encoders import (
     load_encoders,
     resolve_profile,
     text_features,
+)
+from mmsent.features import vectors as features
+from mmsent.models.clip_pretrain import (
+    PROMPTS,
+    build_caption_tokenizer,
+    clip_loss,
+    pretrain_clip,
+    zero_shot_evaluate,
 )
 from mmsent.paths import OFFLINE_CLIP_DIR
 
@@ -91,7 +91,7 @@ def test_hub_offline_flag_means_unreachable(monkeypatch):
 def test_hanging_hub_check_gives_up_after_its_timeout(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *args, **kwargs: time.sleep(5))
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", lambda *args, **kwargs: time.sleep(5))
     start = time.perf_counter()
     reachable, reason = enc.hub_reachable(timeout=0.2)
     assert not reachable and "no answer" in reason

@@ -17,21 +17,15 @@ import pandas as pd
 import pytest
 import torch
 
-from mmsent import cli
+from mmsent.cli import main as cli
 from mmsent.data.synth import generate_reviews
 from mmsent.encoders import clip_image_outputs, load_encoders
-from mmsent.explain import METHODS, Review, as_weights
+from mmsent.explain import METHODS, Review, as_weights, scores
 from mmsent.explain.methods import logits_fn
 from mmsent.explain.run import COLUMNS, NO_TRUTH
-from mmsent.explain.scores import (
-    curve_auc,
-    deletion_curve,
-    mass_on_damage,
-    pointing_hit,
-    randomized,
-    rank_correlation,
-)
-from mmsent.models import MultimodalSentimentModel
+from mmsent.models import MultimodalSentimentModel, SentimentModelConfig
+
+LABELS = ["negative", "positive"]
 
 HOT = 19  # row 2, column 3 of the 8 x 8 grid
 SIDE = 8
@@ -46,8 +40,10 @@ def _zero(*tensors: torch.Tensor) -> None:
 def one_patch(request) -> tuple[MultimodalSentimentModel, Review]:
     torch.manual_seed(0)
     encoders = load_encoders("tiny")  # built fresh: rewiring it touches no other test
-    model = MultimodalSentimentModel(encoders, 2, request.param, dim=32, num_heads=2, dropout=0.0,
-                                     global_embedding=False).eval()
+    model_config = SentimentModelConfig(
+        labels=LABELS, mode=request.param, dim=32, num_heads=2, dropout=0.0, global_embedding=False
+    )
+    model = MultimodalSentimentModel(model_config, encoders).eval()
     vision = model.image_model.vision_model
     with torch.no_grad():
         embeddings = vision.embeddings.position_embedding.weight
@@ -139,10 +135,10 @@ def test_scores_of_a_map_on_the_damage_and_of_one_beside_it():
     mask[row * 8:(row + 1) * 8, column * 8:(column + 1) * 8] = True  # the damage is the hot patch
     on, beside = np.zeros(64), np.zeros(64)
     on[HOT], beside[HOT + 1] = 1.0, 1.0
-    assert pointing_hit(on, mask) and not pointing_hit(beside, mask)
-    assert mass_on_damage(on, mask) == pytest.approx((1.0, 64.0))
-    assert mass_on_damage(beside, mask) == pytest.approx((0.0, 0.0))
-    assert mass_on_damage(-on, mask)[1] == pytest.approx(1.0)  # nothing positive: a flat map
+    assert scores.pointing_hit(on, mask) and not scores.pointing_hit(beside, mask)
+    assert scores.mass_on_damage(on, mask) == pytest.approx((1.0, 64.0))
+    assert scores.mass_on_damage(beside, mask) == pytest.approx((0.0, 0.0))
+    assert scores.mass_on_damage(-on, mask)[1] == pytest.approx(1.0)  # nothing positive: a flat map
     np.testing.assert_allclose(as_weights(np.full(64, -1.0)), 1 / 64)
 
 
@@ -152,21 +148,21 @@ def test_deletion_of_the_hot_patch_first_drops_the_probability_at_once(one_patch
     hot_first = np.zeros(64)
     hot_first[HOT] = 1.0
     hot_last = -hot_first
-    faithful = deletion_curve(model, review, target, hot_first, steps=64)
-    unfaithful = deletion_curve(model, review, target, hot_last, steps=64)
+    faithful = scores.deletion_curve(model, review, target, hot_first, steps=64)
+    unfaithful = scores.deletion_curve(model, review, target, hot_last, steps=64)
     assert faithful.shape == (65,) and faithful[0] == pytest.approx(unfaithful[0])
     assert faithful[1] < faithful[0] - 0.05  # the first patch removed is the one that matters
     np.testing.assert_allclose(faithful[1:], faithful[-1], atol=1e-6)  # nothing else matters
     np.testing.assert_allclose(unfaithful[:-1], unfaithful[0], atol=1e-6)
-    assert curve_auc(faithful) < curve_auc(unfaithful) - 0.04
-    assert curve_auc(np.ones(9)) == pytest.approx(1.0)
+    assert scores.curve_auc(faithful) < scores.curve_auc(unfaithful) - 0.04
+    assert scores.curve_auc(np.ones(9)) == pytest.approx(1.0)
 
 
 def test_randomizing_the_head_changes_the_attention_but_not_the_random_map(one_patch):
     model, review = one_patch
     before = model.cross_attention.query.bias.clone()
-    head = randomized(model, "head", seed=0)
-    tower = randomized(model, "head + tower", seed=0)
+    head = scores.randomized(model, "head", seed=0)
+    tower = scores.randomized(model, "head + tower", seed=0)
     assert torch.equal(model.cross_attention.query.bias, before)  # the original is untouched
     assert not torch.equal(head.cross_attention.query.bias, before)
     layer = model.image_model.vision_model.encoder.layers[0].self_attn.out_proj.weight  # zeroed above
@@ -174,11 +170,11 @@ def test_randomizing_the_head_changes_the_attention_but_not_the_random_map(one_p
     assert tower.image_model.vision_model.encoder.layers[0].self_attn.out_proj.weight.abs().sum() > 0
     assert METHODS["attention"](head, review, 0)[HOT] < 0.5  # was > 0.99: the map followed the weights
     random_before, random_after = METHODS["random"](model, review, 0), METHODS["random"](head, review, 0)
-    assert rank_correlation(random_before, random_after) == pytest.approx(1.0)  # it ignores the model
-    assert rank_correlation(np.arange(64), -np.arange(64.0) ** 3) == pytest.approx(-1.0)
-    assert np.isnan(rank_correlation(np.zeros(64), np.arange(64)))
+    assert scores.rank_correlation(random_before, random_after) == pytest.approx(1.0)  # it ignores the model
+    assert scores.rank_correlation(np.arange(64), -np.arange(64.0) ** 3) == pytest.approx(-1.0)
+    assert np.isnan(scores.rank_correlation(np.zeros(64), np.arange(64)))
     with pytest.raises(ValueError, match="part"):
-        randomized(model, "everything")
+        scores.randomized(model, "everything")
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmsent.errors import DataError
+from mmsent.errors import CheckpointError, DataError
 from mmsent.generation.flow import flow_matching_loss, guided_velocity, noise_photos, sample
 from mmsent.generation.grading import grade_images, grid_batch, reference_photos
 from mmsent.generation.pixels import clip_pixels, tensor_to_images
 from mmsent.generation.pretrain import load_generator, pretrain_generator, save_generator
 from mmsent.generation.prompts import caption_embeddings, grid_prompts, load_course_clip
 from mmsent.generation.unet import TextToImageUNet, UNetConfig
+from mmsent.hub.model_files import save_model_files
 from mmsent.paths import DATA_DIR, GENERATOR_DIR
 
 TINY = UNetConfig(image_size=16, channels=(8, 16), text_dim=128, embed_dim=32, attention_heads=2)
@@ -104,11 +105,14 @@ def test_save_and_load_give_the_same_model(tiny_model: TextToImageUNet, tmp_path
 
 
 def test_load_refuses_a_missing_model_or_another_clip(tiny_model: TextToImageUNet, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="pretrain-generator"):
+    with pytest.raises(CheckpointError, match="pretrain-generator"):
         load_generator(tmp_path / "nowhere")
     save_generator(tiny_model, tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    (tmp_path / "config.json").write_text(json.dumps({**config, "clip_fingerprint": "0" * 12}))
+    (tmp_path / "config.json").write_text(json.dumps({**config, "width": 1}))
+    with pytest.raises(CheckpointError, match="were written"):  # the manifest: not the config it saved
+        load_generator(tmp_path)
+    save_model_files(tmp_path, tiny_model, tiny_model.config, {"clip_fingerprint": "0" * 12})
     with pytest.raises(DataError, match="another CLIP"):
         load_generator(tmp_path)
 
@@ -145,7 +149,8 @@ def test_committed_model_loads_and_fits_the_size_budget() -> None:
 def test_the_recipe_writes_a_model_and_its_grades(tmp_path: Path) -> None:
     metrics = pretrain_generator(tmp_path, steps=2, n_photos=16, batch_size=8, guidance_scales=(1.0,),
                                  per_cell=1, sampling_steps=2, progress=False, device="cpu")
-    assert {path.name for path in tmp_path.iterdir()} == {"model.safetensors", "config.json", "metrics.json"}
+    written = {path.name for path in tmp_path.iterdir()}
+    assert written == {"model.safetensors", "config.json", "manifest.json", "metrics.json"}
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert [row["guidance_scale"] for row in metrics["guidance_sweep"]] == [1.0]
     assert 0 <= metrics["guidance_sweep"][0]["state_accuracy"] <= 1

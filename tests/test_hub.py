@@ -15,10 +15,14 @@ from mmsent import train as training
 from mmsent.data import ReviewDataset, load_reviews, split_table
 from mmsent.encoders import load_encoders
 from mmsent.errors import CheckpointError
-from mmsent.hub import SentimentModelConfig, encoder_fingerprint
-from mmsent.manifest import write_manifest
-from mmsent.model_card import read_card_metadata
+from mmsent.hub.card import read_card_metadata
+from mmsent.hub.config import SentimentModelConfig
+from mmsent.hub.manifest import write_manifest
+from mmsent.hub.pretrained import encoder_fingerprint
 from mmsent.models import MultimodalSentimentModel
+
+LABELS = ["negative", "positive"]
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "model_folders"
 
 METRICS = {
     "fusion": {"accuracy": 0.95, "precision": 0.951, "recall": 0.95, "f1": 0.949, "attention_lift": 1.1},
@@ -46,12 +50,12 @@ def trained(encoders, tmp_path_factory):
     }
     recipe = training.TrainConfig(epochs=1, batch_size=8, seed=0)
     torch.manual_seed(0)
-    model = MultimodalSentimentModel(encoders, 2, train_text_layers=1)
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, train_text_layers=1), encoders)
     training.fit(model, data["train"], data["val"], recipe, progress=False, log=lambda _: None)
     saved = model.save_pretrained(
-        folder / "model", table.label_encoder, recipe, METRICS, "Trained on 32 reviews."
+        folder / "model", table.labels, recipe, METRICS, "Trained on 32 reviews."
     )
-    return model, table.label_encoder, recipe, data["test"], saved
+    return model, table.labels, recipe, data["test"], saved
 
 
 def test_from_pretrained_gives_identical_predictions(trained, encoders):
@@ -139,29 +143,34 @@ def test_damaged_or_foreign_weights_are_named(trained, tmp_path):
         MultimodalSentimentModel.from_pretrained(copy)
 
 
-def test_an_older_checkpoint_still_loads_and_converts(trained, tmp_path):
-    model, labels, recipe, test_set, _ = trained
-    old = training.save_checkpoint(tmp_path / "old", model, labels, recipe)  # the whole state dict
+def test_an_older_checkpoint_is_converted_in_place_and_loads_again(tmp_path):
+    """The older whole-state-dict format (tests/fixtures/model_folders/checkpoint-v0) is read once, and
+    saved over, it becomes a model folder: labels.json gone, only the trained weights kept."""
+    old = Path(shutil.copytree(FIXTURES / "checkpoint-v0", tmp_path / "old"))
+    before = (old / "model.safetensors").stat().st_size
     loaded = MultimodalSentimentModel.from_pretrained(old, encoders=load_encoders("tiny"))
-    assert loaded.config.labels == labels.classes
-    new = loaded.save_pretrained(tmp_path / "new")  # labels and recipe come with the loaded model
-    again = MultimodalSentimentModel.from_pretrained(new)
-    expected = training.predict(model, test_set).probabilities
-    assert np.array_equal(training.predict(again, test_set).probabilities, expected)
-    assert (new / "model.safetensors").stat().st_size < (old / "model.safetensors").stat().st_size / 2
+    assert loaded.config.labels == ["negative", "neutral", "positive"] and loaded.config.recipe["seed"] == 7
+    loaded.save_pretrained(old)
+    assert not (old / "labels.json").exists() and (old / "model.safetensors").stat().st_size < before
+    assert json.loads((old / "config.json").read_text())["format"] == "mmsent-sentiment-model/1"
+    again = MultimodalSentimentModel.from_pretrained(old, encoders=loaded.encoders)
+    assert again.config == loaded.config
 
 
-def test_save_pretrained_needs_the_labels(encoders, tmp_path):
-    model = MultimodalSentimentModel(encoders, 3)
-    with pytest.raises(ValueError, match="labels="):
-        model.save_pretrained(tmp_path)
+def test_save_pretrained_checks_the_labels_it_is_given(encoders, tmp_path):
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=["bad", "so-so", "good"]), encoders)
     with pytest.raises(ValueError, match="2 labels"):
         model.save_pretrained(tmp_path, ["a", "b"])
+    model.save_pretrained(tmp_path)  # the config's own labels
+    assert json.loads((tmp_path / "config.json").read_text())["labels"] == ["bad", "so-so", "good"]
 
 
 def test_push_to_hub_uploads_the_saved_folder(trained, monkeypatch):
-    """The hub client is replaced by a recorder: what would be uploaded is the save_pretrained folder."""
-    import huggingface_hub
+    """The hub client of `PyTorchModelHubMixin.push_to_hub` is replaced by a recorder: what would be
+    uploaded is the save_pretrained folder, card included."""
+    from types import SimpleNamespace
+
+    from huggingface_hub import hub_mixin
 
     model, labels, recipe, *_ = trained
     calls = {}
@@ -172,17 +181,31 @@ def test_push_to_hub_uploads_the_saved_folder(trained, monkeypatch):
 
         def create_repo(self, repo_id, private, exist_ok):
             calls["repo"] = (repo_id, private, exist_ok)
+            return SimpleNamespace(repo_id=repo_id)
 
-        def upload_folder(self, repo_id, folder_path, commit_message):
+        def upload_folder(self, repo_id, folder_path, commit_message, **_):
             calls["files"] = sorted(p.name for p in Path(folder_path).iterdir())
             calls["config"] = json.loads((Path(folder_path) / "config.json").read_text())
+            calls["card"] = (Path(folder_path) / "README.md").read_text()
             return "https://huggingface.co/me/reviews/commit/abc"
 
-    monkeypatch.setattr(huggingface_hub, "HfApi", Recorder)
-    url = model.push_to_hub("me/reviews", token="t", labels=labels, recipe=recipe)
+    monkeypatch.setattr(hub_mixin, "HfApi", Recorder)
+    url = model.push_to_hub("me/reviews", token="t", private=False, labels=labels, recipe=recipe,
+                            metrics=METRICS)
     assert url.endswith("/commit/abc") and calls["repo"] == ("me/reviews", False, True)
+    assert "0.950" in calls["card"] or "0.95" in calls["card"]
     assert calls["files"] == ["README.md", "config.json", "manifest.json", "model.safetensors"]
     assert calls["config"]["labels"] == ["negative", "positive"] and calls["token"] == "t"
+
+
+def test_hub_ids_are_what_huggingface_hub_accepts(monkeypatch, tmp_path):
+    from mmsent.hub.source import is_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    assert is_hub_id("me/reviews") and is_hub_id("Me-2/reviews.v1")
+    assert not any(is_hub_id(name) for name in ("reviews", "a/b/c", "me/re--views", "me/re..views", "-me/x"))
+    (tmp_path / "me").mkdir()  # a folder here: a local path with a typing mistake, never sent to the hub
+    assert not is_hub_id("me/reviews")
 
 
 def test_a_hub_id_that_cannot_be_fetched_says_so(monkeypatch, tmp_path):
@@ -193,7 +216,7 @@ def test_a_hub_id_that_cannot_be_fetched_says_so(monkeypatch, tmp_path):
 
 
 def test_the_fingerprint_covers_frozen_weights_only(encoders):
-    model = MultimodalSentimentModel(encoders, 2, train_text_layers=1)
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, train_text_layers=1), encoders)
     before = encoder_fingerprint(model)
     with torch.no_grad():
         model.classifier[0].weight.add_(1.0)  # trained: not part of the encoders' identity

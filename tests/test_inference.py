@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_tiny_csv
+from conftest import load_script, write_tiny_csv
 from PIL import Image
 
+from mmsent.apply.inference import SentimentPipeline, sentiment_pipeline
 from mmsent.data.photo_store import PhotoStore
 from mmsent.errors import DataError
-from mmsent.inference import SentimentPipeline, sentiment_pipeline
 
 SERVER = Path(__file__).resolve().parent.parent / "bench" / "photo_server.py"
 
@@ -61,9 +60,7 @@ def test_a_batch_answers_in_order_as_one_by_one(classify, photos):
 
 
 def test_photo_urls_go_through_the_photo_store(tiny_model_dir, tmp_path):
-    spec = importlib.util.spec_from_file_location("photo_server", SERVER)
-    photo_server = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(photo_server)
+    photo_server = load_script(SERVER)
     store = PhotoStore(tmp_path / "photos", progress=False, retries=0)
     classify = sentiment_pipeline(tiny_model_dir, photos=store)
     with photo_server.PhotoServer() as server:

@@ -1,16 +1,21 @@
-"""`python -m mmsent doctor` (the report a learner pastes) and `python -m mmsent course` (host a fork)."""
+"""`python -m mmsent doctor` (the report a learner pastes) and tools/retarget_course.py (host a fork)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from importlib import metadata
 
 import pytest
+from conftest import load_script
 
-from mmsent import cli, course, doctor
+from mmsent.cli import main as cli
+from mmsent.course import conventions as course
+from mmsent.course import doctor
 from mmsent.paths import REPO_DIR
+
+retarget_course = load_script("tools/retarget_course.py")
+CONVENTIONS = retarget_course.CONVENTIONS
 
 # --- doctor ----------------------------------------------------------------------------------------
 
@@ -99,31 +104,28 @@ def checkout(tmp_path):
     """A copy of the files the course command rewrites."""
     root = tmp_path / "checkout"
     shutil.copytree(REPO_DIR / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_*"))
-    (root / "mmsent").mkdir()
-    shutil.copy2(REPO_DIR / "mmsent" / "course.py", root / "mmsent" / "course.py")
+    (root / "mmsent" / "course").mkdir(parents=True)
+    shutil.copy2(REPO_DIR / CONVENTIONS, root / CONVENTIONS)
     shutil.copy2(REPO_DIR / "README.md", root / "README.md")
     return root
 
 
 def _load_course(path):
-    spec = importlib.util.spec_from_file_location("forked_course", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, "forked_course")
 
 
-def test_course_command_points_badges_and_setup_cells_at_a_fork_and_back(checkout, capsys):
+def test_retarget_course_points_badges_and_setup_cells_at_a_fork_and_back(checkout, capsys):
     files = sorted(path for path in checkout.rglob("*") if path.is_file())
     originals = {path: path.read_bytes() for path in files}
     slug = course.REPO_URL.removeprefix("https://github.com/").encode()  # in URLs and in badges
     addressed = [path for path in files if slug in originals[path]]
     notebooks = sorted((checkout / "notebooks").rglob("*.ipynb"))
-    assert len(addressed) == 2 + len(notebooks)  # course.py, README.md and every notebook
+    assert len(addressed) == 2 + len(notebooks)  # conventions.py, README.md and every notebook
     fork = "https://github.com/someone/mmsent-spring"
-    assert cli.main(["course", "--repo-url", fork, "--branch", "spring", "--root", str(checkout)]) == 0
+    assert retarget_course.main(["--repo-url", fork, "--branch", "spring", "--root", str(checkout)]) == 0
     assert f"{len(addressed)} files now point at {fork}" in capsys.readouterr().out
 
-    forked = _load_course(checkout / "mmsent" / "course.py")
+    forked = _load_course(checkout / CONVENTIONS)
     assert (forked.REPO_URL, forked.REPO_BRANCH) == (fork, "spring")
     for path in notebooks:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
@@ -134,7 +136,7 @@ def test_course_command_points_badges_and_setup_cells_at_a_fork_and_back(checkou
     assert set(forked.toc_markdown(checkout / "notebooks").splitlines()) <= set(readme)
     assert not [path for path in files if slug in path.read_bytes()]  # nothing left over
 
-    assert cli.main(["course", "--repo-url", course.REPO_URL, "--root", str(checkout)]) == 0
+    assert retarget_course.main(["--repo-url", course.REPO_URL, "--root", str(checkout)]) == 0
     assert {path: path.read_bytes() for path in files} == originals  # and back, byte for byte
 
 
@@ -147,6 +149,6 @@ def test_course_command_points_badges_and_setup_cells_at_a_fork_and_back(checkou
     (["--repo-url", "https://github.com/me/fork/tree/x"], "give it as https://github.com/OWNER/NAME"),
     (["--repo-url", "https://github.com/me/fork", "--branch", "../main"], "branch '../main'"),
 ])
-def test_course_command_refuses_addresses_colab_cannot_open(checkout, capsys, argv, message):
-    assert cli.main(["course", *argv, "--root", str(checkout)]) == 2
+def test_retarget_course_refuses_addresses_colab_cannot_open(checkout, capsys, argv, message):
+    assert retarget_course.main([*argv, "--root", str(checkout)]) == 2
     assert message in capsys.readouterr().err

@@ -1,64 +1,50 @@
-"""The package's import graph: imports only go down (DESIGN §2), so there is no cycle.
+"""The package's architecture, checked: folders are layers, imports only go down, and there is no cycle.
 
-Every module of `mmsent` is listed in `LAYERS`, bottom first. A module may import (at the top or
-inside a function) only modules of an earlier layer, or of its own layer that come before it in the
-list; a package's `__init__` comes after the submodules it gathers. Imports under `TYPE_CHECKING`
-(type hints only, never executed) are listed in `TYPE_ONLY` when they point up. A new module must be
-placed here, so the test also fails on a module nobody placed.
+ARCHITECTURE.md draws it. A handful of modules sit at the top level of `mmsent/` (the foundations every
+layer may use, in `ROOT`'s order); everything else lives in a folder, and `FOLDERS` lists the folders
+bottom first. A module may import (at run time, inside a function, or for type hints only) the
+top-level modules, its own folder, and the folders below its own. Each folder's `__init__` says its
+job and, on a ``May import:`` line, the folders and top-level modules it uses: the test holds the
+code to that line. Inside a folder, and over the whole package, the import graph (type-only imports
+included) has no cycle.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mmsent"
 
-LAYERS: list[list[str]] = [
-    # the bottom: no mmsent imports but these
-    ["mmsent", "errors", "paths", "choices", "config", "runtime", "progress", "compat", "replace",
-     "interrupts"],
-    ["model_folder", "manifest", "report_dir", "cache"],
-    # data: tables, photos, labels, splits, datasets; the synthetic sets and importers that make them
-    ["data.csvfile", "data.images", "data.photo_paths", "data.url_policy", "data.photo_store",
-     "data.labels", "data.problems",
-     "data.table", "data.splits", "data.dataset", "data",
-     "data.synth.vocabulary", "data.synth.allocation", "data.synth.canvas", "data.synth.products",
-     "data.synth.damage", "data.synth.photos", "data.synth.captions", "data.synth.texts",
-     "data.synth.reviews", "data.synth.ceilings", "data.synth.make", "data.synth", "amazon"],
-    ["encoders"],
-    # checks and set-up: they read environment and encoders, nothing that trains
-    ["validate", "doctor", "colab", "course", "syllabus", "references"],
-    ["model_source", "data_summary", "model_card", "checkpoint_check", "hub"],
-    ["text_cache", "features",
-     "audio", "audio.voice", "audio.spans", "audio.calls", "audio.features", "audio.encoder",
-     "audio.pretrain", "audio.store"],
-    ["models.fusion", "models.attention", "models.sentiment", "models", "audio.fusion"],
-    ["heldout", "distributed"],
-    ["train.metrics", "train.steps", "train.evaluation", "train.checkpoints", "train.loop", "train"],
-    ["viz", "attention_check", "explain.methods", "explain.scores", "explain.run", "explain.report",
-     "explain", "robustness", "clip_pretrain",
-     "generation", "generation.unet", "generation.flow", "generation.pixels", "generation.prompts",
-     "generation.grading", "generation.pretrain",
-     "vlm.truth", "vlm.text", "vlm.tokenizer", "vlm.decoder", "vlm.cross_attention", "vlm.model",
-     "vlm.generate",
-     "vlm.features", "vlm.card", "vlm.evaluate", "vlm.training", "vlm.pretrain", "vlm.ask", "vlm"],
-    ["pipeline", "batch_predict", "inference"],
-    # the course's feedback: exercise checks and quizzes (they run the learner's models)
-    ["exercises.quiz", "exercises.framework", "exercises.nb03", "exercises.nb05", "exercises"],
-    # the command line and the demo
-    ["run_config", "run_log", "cli_common", "predict_cli", "book",
-     "space_pins", "demo", "kit_cli", "import_cli", "robustness_cli", "demo_cli", "audio.cli",
-     "generation.commands", "vlm.commands", "cli",
-     "__main__"],
+# The top-level modules, bottom first: each imports only those before it ("mmsent" is __init__).
+ROOT = ["mmsent", "errors", "paths", "choices", "config", "runtime", "progress", "compat"]
+# One top-level module sits higher: the encoders fetch their weights under data's download policy.
+ABOVE_DATA = ["encoders"]
+# The folders, bottom first; `__main__` (python -m mmsent) sits above them all.
+FOLDERS = [
+    "files",  # writing where the user's files are: atomically, never replacing by accident
+    "data",  # review tables, photos, labels, splits, datasets; the synthetic sets and the importer
+    "course",  # the notebooks' conventions: set-up cell, Colab, budgets, the syllabus, doctor
+    "hub",  # a model folder: its config, trust boundary, manifest, card, save / load / push
+    "models",  # the networks: fusion, cross-modal attention, the sentiment model, the offline CLIP
+    "features",  # frozen encoders' outputs, computed once: the disk store, image features, text states
+    "train",  # the loop, metrics, evaluation, checkpoints, data-parallel
+    "viz",  # pictures of training and of attention
+    "analysis",  # the main run (ablation + report), robustness, attention lift
+    "explain",  # explanation methods scored against the truth
+    "audio",  # the audio modality
+    "generation",  # text-to-image
+    "vlm",  # models that talk about pictures
+    "apply",  # using a trained model: one review, a whole CSV, the web demo
+    "exercises",  # the learner's self-checks and quizzes
+    "cli",  # python -m mmsent: one parser, a module per command group
 ]
-# Type hints that name a class from above (never imported at run time): module -> what it names.
-TYPE_ONLY = {"cache": {"encoders"}, "text_cache": {"models"}, "model_card": {"hub"}}
-
-ORDER = [name for layer in LAYERS for name in layer]
-RANK = {name: index for index, name in enumerate(ORDER)}
+UNITS = [*ROOT, *FOLDERS[:2], *ABOVE_DATA, *FOLDERS[2:], "__main__"]
+RANK = {unit: index for index, unit in enumerate(UNITS)}
+MAX_TOP_LEVEL = 10  # modules at the top level of mmsent/, __init__ and __main__ included
 
 
 def module_name(path: Path) -> str:
@@ -68,54 +54,77 @@ def module_name(path: Path) -> str:
     return ".".join(parts) or "mmsent"
 
 
-def imports(path: Path) -> tuple[set[str], set[str]]:
-    """(modules imported at run time, modules imported for type checking only), as names in ORDER."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    type_only_nodes = {
-        id(inner)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for inner in ast.walk(node)
-    }
-    found: tuple[set[str], set[str]] = (set(), set())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "mmsent":
-            if node.module == "mmsent":  # from mmsent import viz, __version__
-                names = [f"mmsent.{alias.name}" for alias in node.names]
-                names = [n if n.removeprefix("mmsent.") in RANK else "mmsent" for n in names]
-            else:
-                names = [node.module]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names if alias.name.split(".")[0] == "mmsent"]
-        else:
-            continue
-        target = found[1] if id(node) in type_only_nodes else found[0]
-        target.update(name.removeprefix("mmsent.") if name != "mmsent" else "mmsent" for name in names)
-    return found
-
-
 MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
-def test_every_module_has_a_place_in_the_layers():
-    assert sorted(set(MODULES) - set(ORDER)) == [], "place the new module(s) in LAYERS"
-    assert sorted(set(ORDER) - set(MODULES)) == [], "LAYERS names a module that no longer exists"
-    assert len(ORDER) == len(set(ORDER))
+def unit_of(module: str) -> str:
+    """The layer a module belongs to: its folder, or itself at the top level."""
+    first = module.split(".")[0]
+    return first if first in FOLDERS else module
+
+
+def imports(path: Path) -> set[str]:
+    """The mmsent modules `path` imports, at run time or for type hints, as names in MODULES."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "mmsent":
+            base = node.module.removeprefix("mmsent").removeprefix(".")
+            for alias in node.names:  # `from mmsent.viz import attention`: the submodule, if it is one
+                candidate = f"{base}.{alias.name}" if base else alias.name
+                found.add(candidate if candidate in MODULES else base or "mmsent")
+        elif isinstance(node, ast.Import):
+            found.update(a.name.removeprefix("mmsent.") for a in node.names if a.name.startswith("mmsent."))
+    return found
+
+
+def declared(folder: str) -> set[str]:
+    """The units named on the ``May import:`` line of the folder's __init__ docstring."""
+    doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text(encoding="utf-8"))) or ""
+    line = re.search(r"^May import: (.+?)\.?(?:\n\n|\Z)", doc, re.M | re.S)
+    assert line, f"mmsent/{folder}/__init__.py: its docstring needs a 'May import: ...' paragraph"
+    names = " ".join(line.group(1).split())
+    return set() if names == "nothing else in mmsent" else {name.strip() for name in names.split(",")}
+
+
+def test_the_top_level_is_small_and_every_module_has_a_layer():
+    top = sorted(path.stem for path in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL, f"{len(top)} modules at the top level of mmsent/: {top}"
+    assert sorted({*ROOT, *ABOVE_DATA} - {"mmsent"}) == sorted(set(top) - {"__init__", "__main__"})
+    folders = sorted(path.parent.name for path in PACKAGE.glob("*/__init__.py"))
+    assert folders == sorted(FOLDERS), "place the new folder in FOLDERS"
+    assert not [p for p in PACKAGE.glob("*/") if p.is_dir() and not (p / "__init__.py").exists()
+                and any(p.rglob("*.py"))], "a folder of modules without an __init__"
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_imports_only_go_down(name):
-    runtime, type_only = imports(MODULES[name])
-    upward = sorted(other for other in runtime if RANK[other] >= RANK[name] and other != name)
-    assert upward == [], f"mmsent.{name} imports {upward}, which come after it in LAYERS"
-    hinted = sorted(other for other in type_only if RANK[other] >= RANK[name])
-    assert set(hinted) <= TYPE_ONLY.get(name, set()), f"mmsent.{name} names {hinted} in type hints only"
+    """Run-time and type-only imports alike: a type hint that points up is a cycle waiting to happen."""
+    mine = RANK[unit_of(name)]
+    upward = sorted(other for other in imports(MODULES[name]) if RANK[unit_of(other)] > mine)
+    assert upward == [], f"mmsent.{name} imports {upward}, which sit above it (tests/test_layers.py)"
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_each_folder_says_what_it_may_import(folder):
+    used = {
+        unit_of(other)
+        for name, path in MODULES.items()
+        if unit_of(name) == folder
+        for other in imports(path)
+        if unit_of(other) != folder
+    }
+    allowed = declared(folder)
+    assert {u for u in allowed if u not in RANK or RANK[u] >= RANK[folder]} == set(), (
+        f"mmsent/{folder}/__init__.py may only name units below it"
+    )
+    assert used <= allowed, f"mmsent.{folder} imports {sorted(used - allowed)}, not on its 'May import:' line"
+    assert allowed <= used, f"mmsent/{folder}'s 'May import:' line names {sorted(allowed - used)}, unused"
 
 
 def test_the_graph_has_no_cycle():
-    """Follows every run-time import edge: a cycle would need an edge that goes up, which the test above
-    refuses; this checks the graph itself, so the declared order cannot hide one."""
-    graph = {name: imports(path)[0] - {name} for name, path in MODULES.items()}
+    """Every import edge, type-only included, module by module: no circle of any kind, inside a folder
+    or across."""
+    graph = {name: imports(path) - {name} for name, path in MODULES.items()}
     state: dict[str, str] = {}
 
     def visit(node: str, trail: list[str]) -> None:

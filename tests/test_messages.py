@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import write_tiny_csv
 
-from mmsent import cli
+from mmsent.cli import main as cli
 from mmsent.data import load_reviews, split_table
 from mmsent.errors import DataError
 
@@ -62,7 +62,7 @@ def test_split_advice_names_the_split_column_only_when_there_is_one(tmp_path):
 
 
 def test_an_empty_report_folder_is_used_and_a_file_robustness_dir_is_refused_before_scoring(tmp_path, capsys):
-    from mmsent.report_dir import check_target
+    from mmsent.files.report_dir import check_target
 
     (tmp_path / "empty").mkdir()
     check_target(tmp_path / "empty", overwrite=False)  # nothing to lose: accepted

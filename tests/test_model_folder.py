@@ -1,6 +1,6 @@
-"""The trust boundary of a model folder (mmsent.model_folder): a folder from someone else is checked before
-anything in it is believed: sizes and kinds of files before reading, every config value's type and range
-before building, the weights' shapes before allocating (tiny profile)."""
+"""The trust boundary of a model folder (mmsent.hub.folder_check): a folder from someone else is checked
+before anything in it is believed: sizes and kinds of files before reading, every config value's type
+and range before building, the weights' shapes before allocating (tiny profile)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ import torch
 from mmsent.config import TrainConfig
 from mmsent.encoders import load_encoders
 from mmsent.errors import CheckpointError
-from mmsent.manifest import write_manifest
-from mmsent.models import MultimodalSentimentModel
+from mmsent.hub.manifest import write_manifest
+from mmsent.models import MultimodalSentimentModel, SentimentModelConfig
+
+LABELS = ["negative", "positive"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def saved(tmp_path_factory) -> Path:
     """An (untrained) tiny model folder written by save_pretrained."""
     torch.manual_seed(0)
-    model = MultimodalSentimentModel(load_encoders("tiny"), 2, train_text_layers=1)
+    model_config = SentimentModelConfig(labels=LABELS, train_text_layers=1)
+    model = MultimodalSentimentModel(model_config, load_encoders("tiny"))
     return model.save_pretrained(tmp_path_factory.mktemp("trust") / "model", ["negative", "positive"],
                                  TrainConfig(epochs=1))
 
@@ -98,13 +101,13 @@ def test_weight_shapes_are_compared_with_the_config_before_anything_is_allocated
     """A consistent config with a large dim (in range) over weights of dim 32: only a meta-device
     skeleton is built; the header's shapes refuse the folder before the real model is."""
     devices = []
-    build = MultimodalSentimentModel.from_config.__func__
+    build = MultimodalSentimentModel.__init__
 
-    def spy(cls, encoders, config):
+    def spy(self, config, encoders):
         devices.append(torch.empty(0).device.type)
-        return build(cls, encoders, config)
+        build(self, config, encoders)
 
-    monkeypatch.setattr(MultimodalSentimentModel, "from_config", classmethod(spy))
+    monkeypatch.setattr(MultimodalSentimentModel, "__init__", spy)
     _edit_config(copy, {"dim": 16_384})
     with pytest.raises(CheckpointError, match=r"model\.safetensors does not fit .*other shapes.*nothing was"):
         MultimodalSentimentModel.from_pretrained(copy)
@@ -227,7 +230,7 @@ def test_a_mistyped_local_path_is_not_sent_to_the_hub(tmp_path, monkeypatch):
 
 
 def test_split_json_linking_out_of_the_folder_is_refused(copy, tmp_path):
-    from mmsent.heldout import load_split_record
+    from mmsent.hub.split_record import load_split_record
 
     (tmp_path / "secret.json").write_text('{"token": "hf_secret"}')
     (copy / "split.json").symlink_to(tmp_path / "secret.json")
@@ -251,3 +254,65 @@ def test_a_hub_endpoint_on_a_private_address_is_refused_by_the_download_policy(t
     monkeypatch.delenv("MMSENT_ALLOW_PRIVATE_URLS", raising=False)
     with pytest.raises(CheckpointError, match=r"me/model: the hub address .* private address.*MMSENT_ALLOW"):
         MultimodalSentimentModel.from_pretrained("me/model")
+
+
+# The course's other model folders (config.json + model.safetensors) pass the same boundary
+# (`mmsent.hub.folder_check.load_checked_module`): each damage below is one CheckpointError naming the file.
+def _load_generator(folder):
+    from mmsent.generation.pretrain import load_generator
+
+    return load_generator(folder)
+
+
+def _load_audio(folder):
+    from mmsent.audio.encoder import AudioEncoder
+
+    return AudioEncoder.from_pretrained(folder)
+
+
+def _load_vlm(folder):
+    from mmsent.vlm.model import VisionLanguageModel
+    from mmsent.vlm.tokenizer import WordTokenizer
+
+    WordTokenizer.from_pretrained(folder)
+    return VisionLanguageModel.from_pretrained(folder)
+
+
+OTHER_FOLDERS = {  # name: (data folder, loader, a path to an integer field of config.json)
+    "generator": ("generator-offline", _load_generator, ("unet", "embed_dim")),
+    "audio": ("audio-encoder", _load_audio, ("dim",)),
+    "vlm": ("vlm-offline/llava", _load_vlm, ("dim",)),
+}
+OTHER_DAMAGE = [(kind, damage) for kind in OTHER_FOLDERS
+                for damage in ["wrong type", "huge", "zero", "oversize", "link out", "not json"]]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "damage"), [*OTHER_DAMAGE, ("vlm", "vocab")])
+def test_the_other_model_folders_are_checked_before_anything_is_built(kind, damage, tmp_path, monkeypatch):
+    from mmsent.paths import DATA_DIR
+
+    name, load, field = OTHER_FOLDERS[kind]
+    folder = Path(shutil.copytree(DATA_DIR / name, tmp_path / "model"))
+    config = json.loads((folder / "config.json").read_text())
+    where = config
+    for key in field[:-1]:
+        where = where[key]
+    if damage in ("wrong type", "huge", "zero"):
+        where[field[-1]] = {"wrong type": "x", "huge": 262_144, "zero": 0}[damage]
+        (folder / "config.json").write_text(json.dumps(config))
+    elif damage == "oversize":
+        (folder / "config.json").write_text(json.dumps(config) + " " * (1 << 20))
+    elif damage == "link out":
+        (tmp_path / "elsewhere.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+        (folder / "model.safetensors").unlink()
+        (folder / "model.safetensors").symlink_to(tmp_path / "elsewhere.safetensors")
+    elif damage == "not json":
+        (folder / "config.json").write_text("[1, 2")
+    else:
+        (folder / "vocab.json").write_text(json.dumps({"words": [1, 2]}))
+    built = []
+    monkeypatch.setattr(torch.nn.Module, "load_state_dict", lambda *a, **k: built.append(a))
+    with pytest.raises(CheckpointError) as raised:
+        load(folder)
+    assert str(folder) in str(raised.value) and "\n" not in str(raised.value)
+    assert built == []  # no weight was loaded into anything

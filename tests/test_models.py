@@ -1,6 +1,7 @@
 """Tests for mmsent.models: shapes, the attention lessons, the gate, freezing, and rebuilding."""
 
 import json
+from dataclasses import asdict, replace
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from mmsent.models import (
     MultiModalNet,
     MultimodalSentimentModel,
     NaiveCrossAttention,
+    SentimentModelConfig,
     batch_mixing_attention,
 )
 
@@ -41,7 +43,8 @@ def make_batch(encoders, seed: int = 0) -> dict[str, torch.Tensor]:
 
 def build(encoders, mode: str = "fusion", **kwargs) -> MultimodalSentimentModel:
     torch.manual_seed(0)
-    return MultimodalSentimentModel(encoders, num_classes=3, mode=mode, dim=16, num_heads=2, **kwargs)
+    config = SentimentModelConfig(labels=["bad", "so-so", "good"], mode=mode, dim=16, num_heads=2, **kwargs)
+    return MultimodalSentimentModel(config, encoders)
 
 
 def modality_features(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -310,27 +313,28 @@ def test_cached_image_features_give_the_same_logits_as_pixels(encoders, mode):
         torch.testing.assert_close(cache_tensor, pixel_tensor)
 
 
-def test_config_round_trip_rebuilds_the_same_model(encoders):
+def test_one_config_builds_the_model_and_round_trips_through_json(encoders):
     model = build(encoders, "fusion", train_text_layers=1, dropout=0.2).eval()
-    config = json.loads(json.dumps(model.config_dict()))
-    assert config["mode"] == "fusion" and config["train_text_layers"] == 1 and config["dim"] == 16
-    rebuilt = MultimodalSentimentModel.from_config(encoders, config)
+    assert (model.config.profile, model.config.text_encoder) == ("tiny", encoders.text_name)  # filled in
+    assert model.mode == "fusion" and model.num_classes == 3 and model.train_text_layers == 1
+    config = SentimentModelConfig(**json.loads(json.dumps(asdict(model.config))))
+    assert config == model.config
+    rebuilt = MultimodalSentimentModel(config, encoders)
     rebuilt.load_state_dict(model.state_dict())
     rebuilt.eval()
-    assert rebuilt.config_dict() == config
     batch = make_batch(encoders)
     torch.testing.assert_close(rebuilt(**batch).logits, model(**batch).logits)
     with pytest.raises(ValueError, match="same profile"):
-        MultimodalSentimentModel.from_config(
-            encoders, {**config, "image_encoder": "openai/clip-vit-base-patch32"}
-        )
+        MultimodalSentimentModel(replace(config, image_encoder="openai/clip-vit-base-patch32"), encoders)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MultimodalSentimentModel(SentimentModelConfig(labels=["only"]), encoders)
 
 
 def test_global_embedding_is_an_option_and_old_configs_keep_it(encoders):
     pointing = build(encoders, "fusion", global_embedding=False).eval()
     assert not hasattr(pointing, "image_proj")
     shortcut = build(encoders, "fusion", global_embedding=True).eval()
-    assert shortcut.classifier[0].in_features == pointing.classifier[0].in_features + shortcut.dim
+    assert shortcut.classifier[0].in_features == pointing.classifier[0].in_features + shortcut.config.dim
     batch = make_batch(encoders)
     embeds, patches = shortcut.encode_images(batch.pop("pixel_values"))
     changed = shortcut(**batch, image_embeds=embeds + 1.0, patch_tokens=patches).logits
@@ -338,6 +342,7 @@ def test_global_embedding_is_an_option_and_old_configs_keep_it(encoders):
     # without the shortcut, CLIP's pooled embedding has no way into the prediction
     unchanged = pointing(**batch, image_embeds=embeds + 1.0, patch_tokens=patches).logits
     torch.testing.assert_close(unchanged, pointing(**batch, image_embeds=embeds, patch_tokens=patches).logits)
-    assert not MultimodalSentimentModel.from_config(encoders, pointing.config_dict()).global_embedding
-    saved_before_the_option = {k: v for k, v in pointing.config_dict().items() if k != "global_embedding"}
-    assert MultimodalSentimentModel.from_config(encoders, saved_before_the_option).global_embedding
+    assert not MultimodalSentimentModel(pointing.config, encoders).global_embedding
+    saved_before_the_option = {k: v for k, v in asdict(pointing.config).items() if k != "global_embedding"}
+    older = SentimentModelConfig(**saved_before_the_option)
+    assert MultimodalSentimentModel(older, encoders).global_embedding

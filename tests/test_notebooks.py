@@ -9,18 +9,15 @@ explained for authors in notebooks/README.md. Running the notebooks themselves i
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from mmsent import course, syllabus
+from mmsent.course import conventions as course
+from mmsent.course import syllabus
 from mmsent.paths import REPO_DIR
-from mmsent.runtime import pick_device
 
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 NOTEBOOKS = sorted(p for p in NOTEBOOKS_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
@@ -109,7 +106,7 @@ def check_goal_and_prerequisites(nb: dict, relpath: str) -> list[str]:
 def check_setup_cell(nb: dict, relpath: str) -> list[str]:
     code = [_source(cell) for cell in nb["cells"] if cell["cell_type"] == "code"]
     if not code or code[0] != course.SETUP_CELL:
-        return ["the first code cell must be exactly mmsent.course.SETUP_CELL (paste it in)"]
+        return ["the first code cell must be exactly mmsent.course.conventions.SETUP_CELL (paste it in)"]
     if course.SETUP_CELL in code[1:]:
         return ["the set-up cell appears twice: keep only the first"]
     return []
@@ -207,7 +204,8 @@ def glossary_link(key: str, relpath: str) -> str:
 def check_links_are_absolute(nb: dict, relpath: str) -> list[str]:
     """Links work where a notebook is opened alone (Colab): absolute, to the repository's rendered files."""
     return [
-        f"cell {index}: link {target!r} is relative, dead on Colab: use mmsent.syllabus.rendered_url(...) "
+        f"cell {index}: link {target!r} is relative, dead on Colab: "
+        "use mmsent.course.syllabus.rendered_url(...) "
         f"({syllabus.rendered_url('notebooks/README.md')}, ...)"
         for index, cell in enumerate(nb["cells"]) if cell["cell_type"] == "markdown"
         for target in (found.group(2) for found in _LINK.finditer(_source(cell)))
@@ -237,14 +235,14 @@ def check_plain_python(nb: dict, relpath: str) -> list[str]:
 
 
 def check_numbers_checked_by_path(nb: dict, relpath: str) -> list[str]:
-    """Prose numbers go through `mmsent.references.reference` (exact on their path, claims everywhere),
+    """Prose numbers go through `mmsent.course.references.reference` (exact on their path, claims everywhere),
     never through a hand-written branch on the budget that skips the check elsewhere. (A branch on the
     profile stays legitimate for work only one profile can do, such as notebook 08's hub download.)"""
     problems = []
     for index, cell in enumerate(nb["cells"]):
         source = _source(cell) if cell["cell_type"] == "code" else ""
         if re.search(r"\bif\b[^\n]*\bbudget\([^)]*\)\s*[!=]=", source):
-            problems.append(f"cell {index} branches on the budget: use mmsent.references.reference")
+            problems.append(f"cell {index} branches on the budget: use mmsent.course.references.reference")
         if "reference(" in source and "profile=profile" not in source:
             problems.append(f"cell {index} calls reference() without profile=profile (setup()'s profile)")
     return problems
@@ -325,22 +323,6 @@ def test_every_glossary_entry_has_its_spelling_here():
     assert sorted(re.findall(r'<a id="glossary-([a-z-]+)"></a>', guide)) == sorted(GLOSSARY_TERMS)
 
 
-def test_a_term_is_found_and_linked_only_in_prose():
-    nb = _good_notebook()
-    logits, dropout = syllabus.glossary_url("logits"), syllabus.glossary_url("dropout")
-    nb["cells"].append(nbformat.v4.new_markdown_cell(
-        f"## Dropout\n\n`dropout=0.1` and $dropout$ are not prose; [logits]({logits}), "
-        f"then **[dropout]({dropout})**, then logits again."
-    ))  # fmt: skip
-    uses = [(key, target) for key, _, _, _, target in first_glossary_uses(nb)]
-    assert uses == [("logits", logits), ("dropout", dropout)]
-    assert check_glossary_links(nb, "notebooks/00_welcome_and_setup.ipynb") == []
-    assert check_glossary_links(nb, "notebooks/solutions/00_welcome_and_setup.ipynb") == []  # absolute, alike
-    nb["cells"][-1]["source"] = "## Dropout\n\n[dropout](README.md#glossary-dropout), relative"
-    assert check_glossary_links(nb, "notebooks/00_welcome_and_setup.ipynb")
-    assert check_links_are_absolute(nb, "notebooks/00_welcome_and_setup.ipynb")
-
-
 def test_instructor_guide_lists_every_notebook():
     guide = (NOTEBOOKS_DIR / "README.md").read_text(encoding="utf-8")
     missing = [path.name for path in NOTEBOOKS_DIR.glob("*.ipynb") if path.name not in guide]
@@ -352,160 +334,6 @@ def test_readme_table_of_notebooks_is_in_sync():
     assert "<!-- NOTEBOOKS -->" in text, "README.md lost its table of notebooks (its <!-- NOTEBOOKS --> mark)"
     missing = [line for line in course.toc_markdown().splitlines() if line not in text.splitlines()]
     assert not missing, (
-        "README.md's table of notebooks is stale; paste mmsent.course.toc_markdown():\n" + "\n".join(missing)
+        "README.md's table of notebooks is stale; paste mmsent.course.conventions.toc_markdown():\n"
+        + "\n".join(missing)
     )
-
-
-# -- the checks catch what they should ------------------------------------------------------------------
-
-
-def _good_notebook(relpath: str = "notebooks/00_welcome_and_setup.ipynb") -> dict:
-    cells = [
-        nbformat.v4.new_markdown_cell("# 00 · Welcome"),
-        nbformat.v4.new_markdown_cell(course.colab_badge(relpath)),
-        nbformat.v4.new_markdown_cell("**Goal:** learn.\n\n**Prerequisites:** none."),
-        nbformat.v4.new_code_cell(course.SETUP_CELL),
-        nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_markdown_cell("## Recap\n\n- things"),
-        nbformat.v4.new_markdown_cell("## Exercises\n\n1. One.\n2. Two.\n   1. a sub-step\n"),
-    ]
-    return json.loads(
-        nbformat.writes(nbformat.v4.new_notebook(cells=cells, metadata=course.notebook_metadata()))
-    )
-
-
-def test_a_conforming_notebook_has_no_problems():
-    assert problems_in(_good_notebook(), "notebooks/00_welcome_and_setup.ipynb") == []
-
-
-def _append_cell(source: str):
-    return lambda nb: nb["cells"].append(nbformat.v4.new_markdown_cell(source))
-
-
-def _set(index: int, **fields):
-    return lambda nb: nb["cells"][index].update(fields)
-
-
-SPOILS = {  # name: (how to break the good notebook, the check that must notice)
-    "execution count": (_set(4, execution_count=3), check_no_outputs),
-    "stored output": (
-        _set(4, outputs=[{"output_type": "stream", "name": "stdout", "text": "1"}]),
-        check_no_outputs,
-    ),
-    "no GPU asked": (lambda nb: nb["metadata"].pop("accelerator"), check_metadata),
-    "wrong number": (_set(0, source="# 01 · Welcome"), check_title),
-    "hand-made badge": (_set(1, source="[Open in Colab](https://example.com)"), check_colab_badge),
-    "no prerequisites": (_set(2, source="**Goal:** learn."), check_goal_and_prerequisites),
-    "edited setup cell": (_set(3, source=course.SETUP_CELL + "\n"), check_setup_cell),
-    "second setup cell": (_set(4, source=course.SETUP_CELL), check_setup_cell),
-    "no recap": (lambda nb: nb["cells"].pop(5), check_recap_and_exercises),
-    "one exercise": (_set(6, source="## Exercises\n\n1. Only one."), check_recap_and_exercises),
-    "exercises not last": (_append_cell("## Appendix"), check_recap_and_exercises),
-    "NBVAL_SKIP": (_set(4, source="# NBVAL_SKIP\nx = 1"), check_nothing_skipped),
-    "raises-exception tag": (_set(4, metadata={"tags": ["raises-exception"]}), check_nothing_skipped),
-    "pip install": (_set(4, source="!pip install torch"), check_no_installs),
-    "shell magic": (_set(4, source="x = 1\n!ls data"), check_plain_python),
-    "line magic": (_set(4, source="%matplotlib inline\nx = 1"), check_plain_python),
-    "get_ipython": (_set(4, source="get_ipython().system('ls')"), check_plain_python),
-    "budget branch": (_set(4, source='if budget() == "cpu":\n    x = 1'), check_numbers_checked_by_path),
-    "relative link": (_append_cell("See [the guide](README.md#timings)."), check_links_are_absolute),
-    "unlinked term": (
-        _append_cell("Dropout, then [dropout](README.md#glossary-dropout)."), check_glossary_links
-    ),
-}
-
-
-@pytest.mark.parametrize("spoil, check", SPOILS.values(), ids=SPOILS.keys())
-def test_each_check_catches_its_violation(spoil, check):
-    nb = _good_notebook()
-    spoil(nb)
-    assert check(nb, "notebooks/00_welcome_and_setup.ipynb")
-
-
-# -- mmsent.course ------------------------------------------------------------------------------------
-
-
-def test_setup_cell_is_plain_python_generated_from_the_repository_address():
-    compile(course.SETUP_CELL, "setup cell", "exec")  # no IPython magics: it runs before mmsent exists
-    assert course.REPO_URL in course.SETUP_CELL and f"--branch={course.REPO_BRANCH}" in course.SETUP_CELL
-    fork = course.setup_cell_source("https://github.com/someone/fork", "dev")
-    assert "https://github.com/someone/fork" in fork and "--branch=dev" in fork
-    assert course.REPO_URL not in fork
-
-
-def test_setup_cell_installs_nothing_locally(tmp_path):
-    script = f"import os\n{course.SETUP_CELL}\nprint(repr(os.getcwd()), device.type, profile)"
-    env = {**os.environ, "MMSENT_DEVICE": "cpu", "MMSENT_PROFILE": "tiny", "PYTHONPATH": str(REPO_DIR)}
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == f"{str(tmp_path)!r} cpu tiny"
-    assert "torch" in result.stdout and "profile" in result.stdout  # the versions block
-
-
-def test_colab_badge_points_at_the_notebook_on_the_branch():
-    badge = course.colab_badge("notebooks/solutions/03_multimodalnet_toy.ipynb")
-    assert badge.startswith("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](")
-    assert badge.endswith(
-        "(https://colab.research.google.com/github/mmsent-course/mmsent/blob/main/"
-        "notebooks/solutions/03_multimodalnet_toy.ipynb)"
-    )
-    absolute = REPO_DIR / "notebooks" / "00_x.ipynb"
-    assert course.colab_badge(absolute) == course.colab_badge("notebooks/00_x.ipynb")
-    with pytest.raises(ValueError, match="not a notebook under notebooks/"):
-        course.colab_badge("README.md")
-
-
-def test_toc_markdown_has_one_row_per_notebook_with_its_badge():
-    rows = course.toc_markdown().splitlines()[2:]
-    main = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-    assert len(rows) == len(main)
-    for row, path in zip(rows, main, strict=True):
-        assert row.startswith(f"| {path.name[:2]} | [")
-        assert course.colab_badge(f"notebooks/{path.name}") in row
-    assert "| 00 | [Welcome and set-up](notebooks/00_welcome_and_setup.ipynb) |" in rows[0]
-
-
-def test_scale_follows_the_budget(monkeypatch):
-    import torch
-
-    monkeypatch.setenv(course.BUDGET_ENV, "cpu")
-    assert course.scale(cpu=1, gpu=5) == 1
-    monkeypatch.setenv(course.BUDGET_ENV, "gpu")
-    assert course.scale(cpu=1, gpu=5) == 5
-    monkeypatch.setenv(course.BUDGET_ENV, "tpu")
-    with pytest.raises(ValueError, match="MMSENT_BUDGET"):
-        course.budget()
-    monkeypatch.delenv(course.BUDGET_ENV)
-    assert course.budget("cpu") == "cpu" and course.scale(cpu=1, gpu=5, device="cpu") == 1
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert course.budget("cuda") == "gpu" and course.scale(cpu=1, gpu=5, device="cuda") == 5
-
-
-def test_versions_block(capsys):
-    course.show_versions(pick_device("cpu"), profile="offline", seed=0)
-    lines = capsys.readouterr().out.splitlines()
-    keys = [line.split("  ")[0] for line in lines]
-    expected = [
-        "python",
-        "torch",
-        "transformers",
-        "mmsent",
-        "device",
-        "CPU threads",
-        "profile",
-        "budget",
-        "seed",
-    ]
-    assert keys == expected
-    column = len("transformers") + 2  # values start in one column, after the longest key
-    assert all(line[column - 2 : column] == "  " and line[column] != " " for line in lines)
-
-
-def test_importing_course_is_cheap():
-    script = "import sys, mmsent.course; print(sorted({'torch', 'transformers', 'numpy'} & set(sys.modules)))"
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO_DIR, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"

@@ -5,23 +5,22 @@ Every request goes to a server the test starts on 127.0.0.1 (bench/photo_server.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import load_script
 
-from mmsent import cli
+from mmsent.cli import main as cli
 from mmsent.data import load_reviews, open_rgb
 from mmsent.data import photo_store as store_module
+from mmsent.data.photo_records import MAX_RECORD_BYTES
 from mmsent.data.photo_store import PhotoStore
 from mmsent.errors import DataError
 
 SERVER = Path(__file__).resolve().parent.parent / "bench" / "photo_server.py"
-spec = importlib.util.spec_from_file_location("photo_server", SERVER)
-photo_server = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(photo_server)
+photo_server = load_script(SERVER)
 
 # What each failing path of the server must end as (problem name, a piece of the reason).
 FAILURES = {
@@ -37,7 +36,7 @@ FAILURES = {
 WORKING = ("/photo/a.png", "/photo/b.png", "/flaky.png", "/redirect.png")
 TRANSIENT = ("/always-500.png", "/slow.png")  # not remembered: asked again on the next run
 QUICK = dict(
-    connect_timeout=1.0, read_timeout=0.3, deadline=5.0, retries=1, backoff=0.01, max_bytes=100_000
+    connect_timeout=10.0, read_timeout=0.3, deadline=5.0, retries=1, backoff=0.01, max_bytes=100_000
 )
 
 
@@ -78,7 +77,7 @@ def test_each_failure_is_reported_with_its_reason_and_nothing_is_stored(first_fe
         assert not store.path_for(server.url(path)).exists()
     assert requests["/always-500.png"] == 2 and requests["/missing.png"] == 1  # 4xx is final
     assert store.counts == {"downloaded": len(WORKING), "failed": len(FAILURES)}
-    assert not list(store.root.rglob(".part-*"))  # no temporary file left behind
+    assert not list(store.root.rglob(".*.part"))  # no temporary file left behind
 
 
 def test_a_second_fetch_downloads_nothing_and_asks_again_only_after_transient_failures(first_fetch, server):
@@ -202,6 +201,9 @@ def test_redirects_to_non_public_addresses_are_refused_before_any_request(tmp_pa
         ("127.0.0.1", True, None),  # the user's own URL names a loopback host: a local mirror
         ("::1", False, "loopback"),
         ("::ffff:10.1.2.3", True, "private"),  # IPv4-mapped: judged as the IPv4 address
+        ("64:ff9b::a9fe:a9fe", False, "cloud metadata"),  # NAT64 of 169.254.169.254
+        ("2002:0a00:0001::1", False, "private"),  # 6to4 of 10.0.0.1
+        ("64:ff9b::5db8:d822", False, None),  # NAT64 of a public address
         ("169.254.169.254", True, "cloud metadata"),
         ("169.254.10.10", False, "link-local"),
         ("172.16.5.4", False, "private"),
@@ -250,3 +252,39 @@ def test_the_deadline_comes_from_the_flag_else_the_environment(monkeypatch, tmp_
     assert PhotoStore(tmp_path).deadline == 60
     with pytest.raises(SystemExit):
         cli.main(["evaluate", "--photo-deadline", "0"])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["oversize", "malformed", "not an object", "foreign problem", "another url", "link", "folder"],
+)
+def test_a_failure_record_is_capped_and_checked_before_it_is_trusted(damage, tmp_path, server, caplog):
+    """A `.failed` record that the store did not write as it is (too large, not JSON, other fields, a
+    link, a folder) is reported by name and not trusted: the URL is asked again."""
+    store = PhotoStore(tmp_path / "store", progress=False, **QUICK)
+    url = server.url("/missing.png")
+    store.fetch([url])
+    record = store.path_for(url).with_suffix(".failed")
+    good = json.loads(record.read_text())
+    assert good["problem"] == store_module.HTTP_ERROR
+    asked = server.requests["/missing.png"]
+    record.unlink()
+    if damage == "oversize":
+        record.write_text(json.dumps({**good, "detail": "x" * MAX_RECORD_BYTES}))
+    elif damage == "malformed":
+        record.write_text('{"problem": "photo download: HTTP error", "detail": ')
+    elif damage == "not an object":
+        record.write_text('["photo download: HTTP error"]')
+    elif damage == "foreign problem":
+        record.write_text(json.dumps({**good, "problem": "missing columns"}))
+    elif damage == "another url":
+        record.write_text(json.dumps({**good, "url": "https://elsewhere.example/a.png"}))
+    elif damage == "link":
+        (tmp_path / "elsewhere.json").write_text(json.dumps(good))
+        record.symlink_to(tmp_path / "elsewhere.json")
+    else:
+        record.mkdir()
+    with caplog.at_level("WARNING", logger="mmsent.data.photo_store"):
+        fetched = store.fetch([url])[url]
+    assert "remembered" not in fetched.detail and server.requests["/missing.png"] == asked + 1
+    assert str(record) in caplog.text and fetched.problem == store_module.HTTP_ERROR

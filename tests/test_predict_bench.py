@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from conftest import load_script
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "predict_csv.py"
 
 
 def test_the_batch_prediction_bench_reports_rows_per_second_and_memory(tmp_path):
-    spec = importlib.util.spec_from_file_location("predict_csv_bench", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script(BENCH, "predict_csv_bench")
     out = tmp_path / "predict.json"
     report = bench.main(["--rows", "60", "--photos", "5", "--profile", "tiny", "--chunk-rows", "25",
                          "--json", str(out)])  # fmt: skip

@@ -1,10 +1,10 @@
-"""mmsent.references.reference: prose numbers checked exactly where measured, their claims everywhere."""
+"""mmsent.course.references.reference: prose numbers checked exactly where measured, claims everywhere."""
 
 from __future__ import annotations
 
 import pytest
 
-from mmsent.references import MEASURED_ON, is_measured_path, reference
+from mmsent.course.references import MEASURED_ON, is_measured_path, reference
 from mmsent.runtime import BUDGET_ENV
 
 

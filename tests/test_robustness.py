@@ -7,10 +7,10 @@ import pytest
 import torch
 from conftest import write_tiny_csv
 
-from mmsent import cli
-from mmsent.features import ImageFeatures
-from mmsent.robustness import BLUR, JPEG, REMOVED, _remove, fallback_gap
-from mmsent.robustness_cli import gap_words
+from mmsent.analysis.robustness import BLUR, JPEG, REMOVED, _remove, fallback_gap
+from mmsent.analysis.robustness_report import gap_words
+from mmsent.cli import main as cli
+from mmsent.features.vectors import ImageFeatures
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmsent import course, runtime
+from mmsent import runtime
+from mmsent.course import conventions as course
 
 
 def test_pick_device(monkeypatch):
@@ -48,7 +49,7 @@ def test_autocast_dtype_follows_the_device_and_the_setting(monkeypatch):
 
 
 def test_setup_keeps_no_state(monkeypatch, capsys):
-    """setup() returns what it chose; nothing in mmsent.course or mmsent.runtime remembers it."""
+    """setup() returns what it chose; nothing in mmsent.course.conventions or mmsent.runtime remembers it."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.delenv(runtime.DEVICE_ENV, raising=False)
     monkeypatch.delenv(course.BUDGET_ENV, raising=False)

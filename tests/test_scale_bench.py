@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from conftest import load_script
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "scale.py"
 
 
 def test_scale_bench_measures_the_table_and_the_downloads(tmp_path):
-    spec = importlib.util.spec_from_file_location("scale", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script(BENCH)
     out = tmp_path / "scale.json"
     argv = ["--rows", "300", "--photos", "20", "--iterate", "64", "--download", "24", "--workers", "4"]
     report = bench.main([*argv, "--profile", "tiny", "--json", str(out)])

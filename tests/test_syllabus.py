@@ -1,5 +1,5 @@
 """The course tells one story about itself: the notebooks on disk, their count, their "Next:" lines, the
-end of the course and the workshop plans all follow `mmsent.syllabus.NOTEBOOKS`."""
+end of the course and the workshop plans all follow `mmsent.course.syllabus.NOTEBOOKS`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from mmsent import course, syllabus
+from mmsent.course import conventions as course
+from mmsent.course import syllabus
 from mmsent.paths import REPO_DIR
 
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
@@ -30,7 +31,7 @@ def _section(text: str, heading: str) -> str:
 
 def test_the_list_is_the_notebooks_on_disk():
     on_disk = sorted(path.stem for path in NOTEBOOKS_DIR.glob("*.ipynb"))
-    assert STEMS == on_disk, "mmsent.syllabus.NOTEBOOKS must list notebooks/*.ipynb, in order"
+    assert STEMS == on_disk, "mmsent.course.syllabus.NOTEBOOKS must list notebooks/*.ipynb, in order"
     assert [notebook.number for notebook in syllabus.NOTEBOOKS] == [f"{n:02d}" for n in range(len(STEMS))]
     solutions = sorted(path.stem for path in (NOTEBOOKS_DIR / "solutions").glob("*.ipynb"))
     assert solutions == STEMS, "every notebook has its solutions notebook, of the same name"
@@ -43,7 +44,7 @@ def test_the_count_in_words_is_the_length_of_the_list():
     }
     for where, words in said.items():
         assert [word.lower() for word in words] == [syllabus.count_in_words()], (
-            f"{where} gives the course's size as {words}, but mmsent.syllabus.NOTEBOOKS holds "
+            f"{where} gives the course's size as {words}, but mmsent.course.syllabus.NOTEBOOKS holds "
             f"{len(syllabus.NOTEBOOKS)} ({syllabus.count_in_words()})"
         )
     assert syllabus.count_in_words(12) == "twelve" and syllabus.count_in_words(40) == "40"
@@ -132,7 +133,7 @@ def test_a_workshop_plan_fits_its_slots_and_keeps_prerequisites_first(title):
         number = what[:2]
         if not number.isdigit():
             continue
-        assert number in minutes, f"{title}: {what!r} is not a notebook of mmsent.syllabus.NOTEBOOKS"
+        assert number in minutes, f"{title}: {what!r} is not a notebook of mmsent.course.syllabus.NOTEBOOKS"
         missing = _prerequisites(STEMS[int(number)]) - seen
         assert not missing, f"{title}: {what} comes before its prerequisites {sorted(missing)}"
         if number not in _done_before():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mmsent import cli
+from mmsent.cli import main as cli
 from mmsent.data import SPLITS, synth
 from mmsent.data.synth.canvas import draws_committed_pixels
 

@@ -6,11 +6,15 @@ import pandas as pd
 import pytest
 import torch
 
-from mmsent import features, text_cache, train
-from mmsent.cache import FeatureCache
-from mmsent.data import ReviewDataset, make_loader
+from mmsent import train
+from mmsent.data import ReviewDataset, SplitDatasets, make_loader
 from mmsent.encoders import load_encoders
-from mmsent.models import MultimodalSentimentModel
+from mmsent.features import text_states as text_cache
+from mmsent.features import vectors as features
+from mmsent.features.store import FeatureCache
+from mmsent.models import MultimodalSentimentModel, SentimentModelConfig
+
+LABELS = ["negative", "positive"]
 
 TEXTS = ["good phone", "the screen arrived cracked and the box was open", "ok", "good phone", "meh"]
 
@@ -62,7 +66,8 @@ def both_paths(model, dataset, states, mode: str) -> tuple[torch.Tensor, torch.T
 @pytest.mark.parametrize("training", [False, True])
 def test_cached_states_give_the_logits_of_the_whole_encoder(encoders, dataset, mode, training):
     torch.manual_seed(0)
-    model = MultimodalSentimentModel(encoders, 2, mode=mode, train_text_layers=1).train(training)
+    model_config = SentimentModelConfig(labels=LABELS, mode=mode, train_text_layers=1)
+    model = MultimodalSentimentModel(model_config, encoders).train(training)
     states = text_cache.encode_frozen_text(model, dataset, batch_size=2, cache=False)
     whole, top_only = both_paths(model, dataset, states, mode)
     # In training mode too: the frozen layers have no dropout, the top layer draws the same masks.
@@ -73,7 +78,8 @@ def test_cached_states_give_the_logits_of_the_whole_encoder(encoders, dataset, m
 
 
 def test_repeated_reviews_are_encoded_once_and_padded_per_batch(encoders, dataset, bottom_runs):
-    model = MultimodalSentimentModel(encoders, 2, mode="text_only", train_text_layers=1)
+    model_config = SentimentModelConfig(labels=LABELS, mode="text_only", train_text_layers=1)
+    model = MultimodalSentimentModel(model_config, encoders)
     states = text_cache.encode_frozen_text(model, dataset, cache=False)
     assert sum(bottom_runs) == len(set(TEXTS))  # "good phone" twice, encoded once
     lengths = [len(ids) for ids in dataset.input_ids]
@@ -93,7 +99,7 @@ def test_fit_with_cached_text_layers_trains_like_the_whole_encoder(encoders, tin
     histories, weights = [], []
     for cache_text in (False, True):
         torch.manual_seed(0)
-        model = MultimodalSentimentModel(encoders, 2, train_text_layers=1)
+        model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, train_text_layers=1), encoders)
         config = train.TrainConfig(epochs=2, batch_size=4, cache_text_layers=cache_text)
         history = train.fit(model, sets["train"], sets["val"], config, progress=False, log=lambda _: None)
         histories.append(history)
@@ -106,8 +112,8 @@ def test_fit_with_cached_text_layers_trains_like_the_whole_encoder(encoders, tin
 def test_the_ablation_runs_the_frozen_layers_once_for_every_model_that_reads_text(
     encoders, tiny_csv, bottom_runs, monkeypatch
 ):
+    from mmsent.analysis.ablation import run_ablation
     from mmsent.data import load_reviews, split_table
-    from mmsent.pipeline import run_ablation
 
     monkeypatch.setenv("MMSENT_CACHE_DIR", "off")  # nothing read back from disk: every review encoded counts
     table = load_reviews(tiny_csv(n=24))
@@ -116,8 +122,9 @@ def test_the_ablation_runs_the_frozen_layers_once_for_every_model_that_reads_tex
         for name, frame in split_table(table, seed=0).items()
     }
     config = train.TrainConfig(epochs=1, batch_size=4)
-    ablation = run_ablation(encoders, sets, table.label_encoder, config, ("fusion", "text_only"),
-                            train_text_layers=1, progress=False, say=lambda _: None)
+    data = SplitDatasets(sets, table.labels)
+    ablation = run_ablation(encoders, data, config, ("fusion", "text_only"), train_text_layers=1,
+                            progress=False, say=lambda _: None)
     # Fusion and text-only share the states of every split (test included), each review's once.
     assert sum(bottom_runs) == sum(len({tuple(ids) for ids in data.input_ids}) for data in sets.values())
     for mode, model in ablation.models.items():  # test predictions from the states: the whole encoder's
@@ -129,7 +136,8 @@ def test_the_ablation_runs_the_frozen_layers_once_for_every_model_that_reads_tex
 def test_the_disk_cache_serves_the_second_run_and_misses_for_other_layers(
     tmp_path, encoders, dataset, bottom_runs
 ):
-    model = MultimodalSentimentModel(encoders, 2, mode="text_only", train_text_layers=1)
+    model_config = SentimentModelConfig(labels=LABELS, mode="text_only", train_text_layers=1)
+    model = MultimodalSentimentModel(model_config, encoders)
     first = text_cache.encode_frozen_text(model, dataset, cache=FeatureCache(tmp_path))
     bottom_runs.clear()
     again = FeatureCache(tmp_path)  # what another process (or the next model) sees
@@ -137,7 +145,8 @@ def test_the_disk_cache_serves_the_second_run_and_misses_for_other_layers(
     assert bottom_runs == [] and again.hits == len(set(TEXTS)) and again.writes == 0
     assert torch.equal(first.states, second.states) and torch.equal(first.start, second.start)
     # Another frozen part (here: one more frozen layer) has another key and is encoded again.
-    all_frozen = MultimodalSentimentModel(encoders, 2, mode="text_only", train_text_layers=0)
+    model_config = SentimentModelConfig(labels=LABELS, mode="text_only", train_text_layers=0)
+    all_frozen = MultimodalSentimentModel(model_config, encoders)
     text_cache.encode_frozen_text(all_frozen, dataset, cache=again)
     assert sum(bottom_runs) == len(set(TEXTS))
 

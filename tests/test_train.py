@@ -12,9 +12,14 @@ from mmsent.data import ReviewDataset, load_reviews, split_table
 from mmsent.data import dataset as dataset_module
 from mmsent.encoders import load_encoders
 from mmsent.errors import CheckpointError
-from mmsent.features import encode_dataset_images
-from mmsent.models import MultimodalSentimentModel
+from mmsent.features import text_states, vectors
+from mmsent.features.cached import CachedFeatures
+from mmsent.features.vectors import encode_dataset_images
+from mmsent.models import MultimodalSentimentModel, SentimentModelConfig
 from mmsent.runtime import seed_everything
+from mmsent.train import loop
+
+LABELS = ["negative", "positive"]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +77,7 @@ def test_classification_metrics_and_confusion_equal_scikit_learns():
 
 def test_fit_returns_history_and_learns(datasets, encoders):
     _, data = datasets
-    model = MultimodalSentimentModel(encoders, 2)
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS), encoders)
     history = training.fit(
         model, data["train"], data["val"], small_config(epochs=4), progress=False, log=lambda _: None
     )
@@ -96,7 +101,7 @@ def test_same_seed_same_metrics(datasets, encoders):
     runs = []
     for _ in range(2):
         seed_everything(0)
-        model = MultimodalSentimentModel(encoders, 2)
+        model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS), encoders)
         history = training.fit(
             model, data["train"], data["val"], small_config(), progress=False, log=lambda _: None
         )
@@ -104,9 +109,32 @@ def test_same_seed_same_metrics(datasets, encoders):
     pd.testing.assert_frame_equal(runs[0], runs[1])
 
 
+def test_fit_takes_what_is_cached_and_encodes_nothing_again(datasets, encoders, monkeypatch):
+    _, data = datasets
+    splits = {"train": data["train"], "val": data["val"]}
+    seed_everything(0)
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, train_text_layers=1), encoders)
+    cached = CachedFeatures(
+        {name: vectors.encode_dataset_images(model, part, progress=False) for name, part in splits.items()},
+        {name: text_states.encode_frozen_text(model, part, progress=False) for name, part in splits.items()},
+    )
+    quiet = dict(progress=False, log=lambda _: None)
+    seed_everything(0)
+    fresh = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, train_text_layers=1), encoders)
+    computed = training.fit(fresh, data["train"], data["val"], small_config(epochs=1), **quiet)
+
+    def refuse(*_, **__):
+        raise AssertionError("encoded again although cached")
+
+    monkeypatch.setattr(loop, "encode_dataset_images", refuse)
+    monkeypatch.setattr(loop, "encode_frozen_text", refuse)
+    given = training.fit(model, data["train"], data["val"], small_config(epochs=1), cached=cached, **quiet)
+    pd.testing.assert_frame_equal(given.drop(columns="seconds"), computed.drop(columns="seconds"), atol=1e-6)
+
+
 def test_cached_features_match_the_pixel_path(datasets, encoders):
     _, data = datasets
-    model = MultimodalSentimentModel(encoders, 2).eval()
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS), encoders).eval()
     features = encode_dataset_images(model, data["test"], progress=False)
     assert features.patches.shape == (len(data["test"]), encoders.num_patches, encoders.image_dim)
     cached = training.predict(model, data["test"], features=features)
@@ -117,7 +145,7 @@ def test_cached_features_match_the_pixel_path(datasets, encoders):
 
 def test_predict_shapes(datasets, encoders):
     _, data = datasets
-    model = MultimodalSentimentModel(encoders, 2)
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS), encoders)
     result = training.predict(model, data["test"])
     n = len(data["test"])
     assert result.probabilities.shape == (n, 2)
@@ -125,27 +153,30 @@ def test_predict_shapes(datasets, encoders):
     assert result.attention.shape == (n, encoders.num_patches)
     assert result.gate.shape == (n,)
     assert ((result.gate >= 0) & (result.gate <= 1)).all()
-    text_only = training.predict(MultimodalSentimentModel(encoders, 2, mode="text_only"), data["test"])
+    model_config = SentimentModelConfig(labels=LABELS, mode="text_only")
+    text_only = training.predict(MultimodalSentimentModel(model_config, encoders), data["test"])
     assert text_only.attention is None and text_only.gate is None
 
 
-def test_checkpoint_round_trip_gives_identical_predictions(datasets, encoders, tmp_path):
+def test_a_checkpoint_is_a_model_folder_that_loads_to_identical_predictions(datasets, encoders, tmp_path):
     table, data = datasets
-    model = MultimodalSentimentModel(encoders, 2)
-    training.fit(model, data["train"], None, small_config(epochs=1), progress=False, log=lambda _: None)
-    training.save_checkpoint(tmp_path, model, table.label_encoder, small_config(epochs=1))
-    assert {p.name for p in tmp_path.iterdir()} >= {"model.safetensors", "config.json", "labels.json"}
-    loaded, labels, config = training.load_checkpoint(tmp_path, encoders=load_encoders("tiny"), device="cpu")
-    assert labels.classes == table.label_encoder.classes
-    assert config.epochs == 1
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=table.labels.classes), encoders)
+    recipe = small_config(epochs=1)
+    folder = tmp_path / "checkpoint"
+    training.fit(model, data["train"], None, recipe, checkpoint_dir=folder, progress=False,
+                 log=lambda _: None)
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"model.safetensors", "config.json", "manifest.json", "README.md", "training_state.pt"}
+    loaded = MultimodalSentimentModel.from_pretrained(folder, encoders=load_encoders("tiny"), device="cpu")
+    assert loaded.config.labels == table.labels.classes and loaded.config.recipe["epochs"] == 1
     before = training.predict(model.eval(), data["test"]).probabilities
     after = training.predict(loaded, data["test"]).probabilities
     np.testing.assert_array_equal(before, after)
 
 
-def test_load_checkpoint_names_the_problem(tmp_path):
+def test_loading_a_folder_without_a_model_names_the_problem(tmp_path):
     with pytest.raises(CheckpointError, match="not an mmsent checkpoint"):
-        training.load_checkpoint(tmp_path)
+        MultimodalSentimentModel.from_pretrained(tmp_path)
 
 
 def test_resume_matches_an_unbroken_run(datasets, encoders, tmp_path):
@@ -154,7 +185,7 @@ def test_resume_matches_an_unbroken_run(datasets, encoders, tmp_path):
 
     def fresh():
         seed_everything(0)
-        return MultimodalSentimentModel(load_encoders("tiny"), 2)
+        return MultimodalSentimentModel(SentimentModelConfig(labels=LABELS), load_encoders("tiny"))
 
     unbroken = training.fit(fresh(), data["train"], data["val"], config, progress=False, log=lambda _: None)
 
@@ -172,7 +203,6 @@ def test_resume_matches_an_unbroken_run(datasets, encoders, tmp_path):
             data["val"],
             config,
             checkpoint_dir=tmp_path,
-            label_encoder=table.label_encoder,
             progress=False,
             log=crash_after_first_epoch,
         )
@@ -183,7 +213,6 @@ def test_resume_matches_an_unbroken_run(datasets, encoders, tmp_path):
         data["val"],
         config,
         checkpoint_dir=tmp_path,
-        label_encoder=table.label_encoder,
         resume=True,
         progress=False,
         log=lambda _: None,
@@ -195,9 +224,9 @@ def test_resume_matches_an_unbroken_run(datasets, encoders, tmp_path):
 
 def test_predict_reviews_with_and_without_photo(datasets, encoders, tiny_csv):
     table, _ = datasets
-    model = MultimodalSentimentModel(encoders, 2).eval()
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS), encoders).eval()
     photo = table.frame["image_path"].iloc[0]
-    result = training.predict_reviews(model, ["nice", "bad"], [photo, None], table.label_encoder)
+    result = training.predict_reviews(model, ["nice", "bad"], [photo, None], table.labels)
     assert result.probabilities.shape == (2, 2)
     assert result.gate[1] == 0.0  # no photo: the image is not used at all
 
@@ -210,7 +239,7 @@ def test_attention_targets_teach_the_attention_where_to_look(datasets, encoders)
     mass = {}
     for name, given in [("with targets", targets), ("without", None)]:
         torch.manual_seed(0)
-        model = MultimodalSentimentModel(encoders, 2, train_text_layers=0)
+        model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, train_text_layers=0), encoders)
         # 8 epochs: with 4, the mass learned on the first patch varies from 5x to 33x the even split
         # across torch / transformers versions (their tiny random encoders differ); with 8 it is ~63x in each
         config = small_config(epochs=8, head_lr=3e-2, attention_loss_weight=5.0)
@@ -228,11 +257,41 @@ def test_a_text_only_model_never_opens_a_photo(datasets, encoders, monkeypatch):
     opened = []
     open_rgb = dataset_module.open_rgb
     monkeypatch.setattr(dataset_module, "open_rgb", lambda path: opened.append(path) or open_rgb(path))
-    model = MultimodalSentimentModel(encoders, 2, mode="text_only")
+    model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, mode="text_only"), encoders)
     quiet = {"progress": False, "log": lambda _: None}
     training.fit(model, data["train"], data["val"], small_config(epochs=1), **quiet)
     training.predict(model, data["test"])
     assert opened == []
-    training.predict(MultimodalSentimentModel(encoders, 2, mode="image_only"), data["test"])
+    model_config = SentimentModelConfig(labels=LABELS, mode="image_only")
+    training.predict(MultimodalSentimentModel(model_config, encoders), data["test"])
     # the spy does see a model that looks at photos
     assert len(opened) == data["test"].frame["image_path"].notna().sum()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "history not a list", "another model"])
+def test_a_damaged_training_state_is_refused_not_half_restored(damage, encoders, tmp_path):
+    from mmsent.train.checkpoints import TRAINING_STATE_FILE, load_checkpoint, save_checkpoint
+
+    def parts(mode: str = "fusion"):
+        model = MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, mode=mode), encoders)
+        optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        return model, optimizer, scheduler, torch.amp.GradScaler("cpu", enabled=False)
+
+    model, *rest = parts()
+    recipe = small_config(epochs=1)
+    save_checkpoint(tmp_path, model, recipe, epoch=1, history=[{"epoch": 1}], optimizer=rest[0],
+                    scheduler=rest[1], scaler=rest[2])
+    assert load_checkpoint(tmp_path, *parts()) == (1, [{"epoch": 1}])  # the intact state resumes
+    if damage == "truncated":
+        data = (tmp_path / TRAINING_STATE_FILE).read_bytes()
+        (tmp_path / TRAINING_STATE_FILE).write_bytes(data[: len(data) // 2])
+    elif damage == "history not a list":
+        save_checkpoint(tmp_path, model, recipe, epoch=1, history={"epoch": 1}, optimizer=rest[0],
+                        scheduler=rest[1], scaler=rest[2])
+    target = parts("text_only" if damage == "another model" else "fusion")
+    before = {name: value.clone() for name, value in target[0].state_dict().items()}
+    with pytest.raises(CheckpointError, match=f"cannot be resumed.*delete {tmp_path}") as raised:
+        load_checkpoint(tmp_path, *target)
+    assert "\n" not in str(raised.value)
+    assert all(torch.equal(before[name], value) for name, value in target[0].state_dict().items())

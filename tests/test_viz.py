@@ -13,8 +13,10 @@ import pytest  # noqa: E402
 from mmsent import viz  # noqa: E402
 from mmsent.data import ReviewDataset, load_reviews  # noqa: E402
 from mmsent.encoders import load_encoders  # noqa: E402
-from mmsent.models import MultimodalSentimentModel  # noqa: E402
+from mmsent.models import MultimodalSentimentModel, SentimentModelConfig  # noqa: E402
 from mmsent.train import predict  # noqa: E402
+
+LABELS = ["negative", "positive"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,7 @@ def reviews(tiny_csv, encoders):
 
 @pytest.fixture
 def model(encoders):
-    return MultimodalSentimentModel(encoders, 2, train_text_layers=0).eval()
+    return MultimodalSentimentModel(SentimentModelConfig(labels=LABELS, train_text_layers=0), encoders).eval()
 
 
 def test_attention_map_keeps_the_mass_and_the_layout():
@@ -61,12 +63,12 @@ def test_explain_review_agrees_with_predict(model, reviews):
     expected = predict(model, dataset)
     for row in (0, 2):
         path = dataset.image_paths[row]
-        shown = viz.explain_review(model, table.label_encoder, dataset.frame["text"][row], path, "positive")
-        assert list(shown.probabilities) == table.label_encoder.classes
+        shown = viz.explain_review(model, table.labels, dataset.frame["text"][row], path, "positive")
+        assert list(shown.probabilities) == table.labels.classes
         assert list(shown.probabilities.values()) == pytest.approx(
             expected.probabilities[row].tolist(), abs=1e-5
         )
-        assert shown.predicted == table.label_encoder.classes[expected.labels[row]]
+        assert shown.predicted == table.labels.classes[expected.labels[row]]
         assert shown.gate == pytest.approx(float(expected.gate[row]), abs=1e-5)
     assert shown.image is None and shown.attention is None and shown.gate == 0.0  # row 2 has no photo
     assert "true label positive" in shown.summary()
@@ -74,8 +76,9 @@ def test_explain_review_agrees_with_predict(model, reviews):
 
 def test_explain_review_text_only_model_has_no_gate(encoders, reviews):
     table, dataset = reviews
-    text_only = MultimodalSentimentModel(encoders, 2, mode="text_only", train_text_layers=0).eval()
-    shown = viz.explain_review(text_only, table.label_encoder, "fine", dataset.image_paths[0])
+    model_config = SentimentModelConfig(labels=LABELS, mode="text_only", train_text_layers=0)
+    text_only = MultimodalSentimentModel(model_config, encoders).eval()
+    shown = viz.explain_review(text_only, table.labels, "fine", dataset.image_paths[0])
     assert shown.gate is None and shown.attention is None and shown.image is not None
     figure = viz.plot_explanation(shown)
     assert figure.axes[1].get_xlabel() == "probability"
@@ -84,20 +87,20 @@ def test_explain_review_text_only_model_has_no_gate(encoders, reviews):
 
 def test_review_explorer_follows_its_slider(model, reviews):
     table, dataset = reviews
-    explorer = viz.review_explorer(model, dataset, table.label_encoder, rows=[4, 2])
+    explorer = viz.review_explorer(model, dataset, table.labels, rows=[4, 2])
     assert explorer.last.text == dataset.frame["text"][4]  # drawn once when built
     explorer.controls["review"].value = 1  # what moving the slider does
     assert explorer.last.text == dataset.frame["text"][2] and explorer.last.gate == 0.0
     shown = explorer.update()
     assert shown.attention is None and shown.true_label == dataset.frame["label"][2]
     with pytest.raises(ValueError, match="at least one row"):
-        viz.review_explorer(model, dataset, table.label_encoder, rows=[])
+        viz.review_explorer(model, dataset, table.labels, rows=[])
     plt.close("all")
 
 
 def test_try_your_own_reads_the_text_and_the_photo(model, reviews):
     table, dataset = reviews
-    playground = viz.try_your_own(model, table.label_encoder, {"first photo": dataset.image_paths[0]})
+    playground = viz.try_your_own(model, table.labels, {"first photo": dataset.image_paths[0]})
     assert playground.controls["photo"].value == dataset.image_paths[0]  # the last photo is picked first
     assert playground.last.attention.shape == (model.encoders.num_patches,)
     assert playground.last.attention.sum() == pytest.approx(1.0, abs=1e-4)

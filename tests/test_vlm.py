@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmsent.vlm.commands import VLM_DIR
+from mmsent.errors import CheckpointError
+from mmsent.paths import VLM_DIR
 from mmsent.vlm.evaluate import answer_accuracy, caption_facts, caption_scores, hallucinates
 from mmsent.vlm.generate import generate, next_token
 from mmsent.vlm.model import Projector, VisionLanguageModel, VLMConfig
@@ -55,6 +56,10 @@ def test_mask_side_reads_the_centre_of_mass():
     mask[2:4, 0:3] = True
     assert mask_side(mask) == "left"
     assert mask_side(mask[:, ::-1]) == "right"
+    middle = np.zeros((8, 8), bool)
+    middle[2:4, 3:5] = True  # centred: no side
+    assert mask_side(middle) == "" and mask_side(np.roll(middle, 1, axis=1)) == "right"
+    assert mask_side(np.zeros((8, 8), bool)) == ""
 
 
 def test_captions_state_product_damage_and_side():
@@ -110,7 +115,7 @@ def test_pixel_shuffle_groups_two_by_two_neighbours():
 def test_shapes_causality_and_attention_rows(kind):
     model = tiny(kind)
     ids = torch.tensor([TOKENIZER.prompt_ids("is it damaged ?")] * 2)
-    patches = torch.randn(2, 64, 128)
+    patches = torch.randn(2, 65, 128)
     out = model(ids, patches)
     assert out.logits.shape == (2, ids.shape[1], len(TOKENIZER))
     changed = ids.clone()
@@ -123,11 +128,43 @@ def test_shapes_causality_and_attention_rows(kind):
         assert torch.allclose(out.attention_to_patches.sum(-1), torch.ones(2, ids.shape[1]), atol=1e-5)
 
 
+@pytest.mark.parametrize("top_layers", [0, 1, 2])
+def test_the_vision_top_copied_from_clip_gives_clips_patch_tokens(photos, top_layers):
+    """Our written-out CLIP layers with CLIP's weights, on the cached states that enter them, give
+    exactly the patch tokens `clip_image_outputs` computes with the whole tower (any transformers)."""
+    from mmsent.encoders import clip_image_outputs, load_encoders
+    from mmsent.vlm.vision import VisionTop, clip_states
+
+    encoders = load_encoders("offline")
+    pixels = encoders.image_processor(images=[p.image for p in photos[:4]], return_tensors="pt")
+    with torch.no_grad():
+        expected = clip_image_outputs(encoders.image_model, pixels["pixel_values"])[1]  # [4, 64, 128]
+        states = clip_states([p.image for p in photos[:4]], top_layers, encoders)  # [4, 65, 128]
+        top = VisionTop(top_layers, 128, 4, 512).load_clip(encoders.image_model.vision_model)
+        assert states.shape == (4, 65, 128)
+        assert torch.allclose(top(states), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="top_layers"):
+        clip_states([photos[0].image], 5, encoders)
+
+
+def test_config_sizes_are_range_checked_before_anything_is_built(tmp_path):
+    with pytest.raises(ValueError, match="vision_layers must be a whole number from 0 to 64"):
+        VLMConfig(vision_layers=1_000_000)
+    with pytest.raises(ValueError, match="dim must be"):
+        VLMConfig(dim="128")
+    tiny("llava").save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "vision_layers": 1_000_000}))
+    (tmp_path / "manifest.json").unlink()  # edited by hand: without a manifest, the config check speaks
+    with pytest.raises(CheckpointError, match="vision_layers"):
+        VisionLanguageModel.from_pretrained(tmp_path)
+
+
 def test_flamingo_starts_as_the_blind_decoder():
     blind, flamingo = tiny("blind"), tiny("flamingo", seed=1)
     flamingo.load_state_dict(blind.state_dict(), strict=False)  # shared parts; gates stay at zero
     ids = torch.tensor([TOKENIZER.prompt_ids(CAPTION_PROMPT)])
-    assert torch.allclose(flamingo(ids, torch.randn(1, 64, 128)).logits, blind(ids).logits, atol=1e-6)
+    assert torch.allclose(flamingo(ids, torch.randn(1, 65, 128)).logits, blind(ids).logits, atol=1e-6)
 
 
 def test_next_token_greedy_and_top_k_one():
@@ -142,7 +179,7 @@ def test_next_token_greedy_and_top_k_one():
 def test_training_learns_and_save_load_round_trips(photos, tmp_path):
     items = [item for item in examples([p.truth for p in photos], seed=5) if item.task == "damaged"]
     model = tiny("llava")
-    tokens = torch.randn(len(photos), 64, 128)
+    tokens = torch.randn(len(photos), 65, 128)
     tokens[[i for i, p in enumerate(photos) if p.truth.damaged], :, 0] += 3.0  # an easy visual cue
     losses = train_vlm(model, items, tokens, TOKENIZER, steps=60, seed=0, batch_size=16, progress=False)
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
@@ -151,7 +188,7 @@ def test_training_learns_and_save_load_round_trips(photos, tmp_path):
     again = VisionLanguageModel.from_pretrained(tmp_path)
     said = generate(model, TOKENIZER, "is it damaged ?", tokens[:4]).texts
     assert generate(again, TOKENIZER, "is it damaged ?", tokens[:4]).texts == said
-    with pytest.raises(FileNotFoundError, match="pretrain-vlm"):
+    with pytest.raises(CheckpointError, match="pretrain-vlm"):
         VisionLanguageModel.from_pretrained(tmp_path / "nothing")
 
 
@@ -182,10 +219,19 @@ def test_committed_models_read_the_photo_and_reproduce_their_table(kind, committ
     ceilings = blind_ceilings(items)
     assert all(answers[task] > ceilings[task] + 0.15 for task in ("damaged", "product", "kind"))
     table = json.loads((VLM_DIR / "metrics.json").read_text())["models"][kind]
-    for task, accuracy in answers.items():
-        assert accuracy == pytest.approx(table["answers"][task], abs=0.15), task  # 120 of the 600 photos
+    asked = {task: sum(item.task == task for item in items) for task in answers}
+    for task, accuracy in answers.items():  # 120 of the 600 photos: 3 standard errors of a proportion
+        tolerance = max(0.15, 1.5 / asked[task] ** 0.5)
+        assert accuracy == pytest.approx(table["answers"][task], abs=tolerance), task
     assert captions["hallucination_rate"] == pytest.approx(table["hallucination_rate"], abs=0.12)
-    assert table["answers"]["where"] < 0.6  # the side is not learned: the README says so
+    # the README's verdict: the damage kind named (>= 0.80); not yet truthful (< 0.90, > 10 % hallucinated)
+    assert table["answers"]["kind"] >= 0.8
+    assert table["answers"]["damaged"] < 0.9 and table["hallucination_rate"] > 0.1
+
+
+def test_committed_models_take_at_most_10_mib():
+    size = sum(path.stat().st_size for path in VLM_DIR.rglob("*") if path.is_file())
+    assert size <= 10 * 2**20, f"data/vlm-offline holds {size:,} bytes"
 
 
 def test_committed_blind_model_stays_at_or_below_its_ceiling(committed_heldout):
@@ -208,18 +254,21 @@ def test_readme_and_model_card_show_the_committed_table():
     assert table in (VLM_DIR / "README.md").read_text()
 
 
-def test_readme_share_of_sides_near_the_middle():
-    """The README: 46 % of the held-out photos with a side have their damage centre within a tenth of
-    the width from the middle."""
+def test_readme_share_of_photos_with_a_side():
+    """The README: 102 of the 225 held-out crack, burn and dent photos (45 %) name a side."""
     from mmsent.vlm.truth import HELDOUT_SEED
 
-    sided = [p for p in make_photos(600, HELDOUT_SEED) if p.truth.side]
-    centres = [np.nonzero(p.mask)[1].mean() / p.mask.shape[1] for p in sided]
-    assert round(100 * float(np.mean([abs(c - 0.5) < 0.1 for c in centres]))) == 46
+    masked = [p for p in make_photos(600, HELDOUT_SEED) if p.mask is not None]
+    assert (sum(bool(p.truth.side) for p in masked), len(masked)) == (102, 225)
 
 
-def test_pretrain_vlm_writes_three_models_and_metrics(tmp_path):
+def test_pretrain_vlm_writes_three_models_and_metrics_and_rebuilds_them_byte_for_byte(tmp_path):
     metrics = pretrain_vlm(tmp_path, photos=12, heldout=8, steps=2, progress=False)
+    again = pretrain_vlm(tmp_path / "again", photos=12, heldout=8, steps=2, progress=False)
+    assert again["models"] == metrics["models"]
+    for kind in metrics["models"]:  # the same seed, the same machine: the same bytes
+        assert (tmp_path / "again" / kind / "model.safetensors").read_bytes() == (
+            tmp_path / kind / "model.safetensors").read_bytes()
     assert set(metrics["models"]) == {"blind", "llava", "flamingo"}
     for kind in metrics["models"]:
         names = {path.name for path in (tmp_path / kind).iterdir()}

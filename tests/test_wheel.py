@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mmsent.analysis.ablation import build_model
+from mmsent.apply.inference import sentiment_pipeline
 from mmsent.encoders import load_encoders
-from mmsent.inference import sentiment_pipeline
 from mmsent.paths import REPO_DIR
-from mmsent.pipeline import build_model
 
 LOAD_AND_PREDICT = """\
 import json, sys
 import mmsent
-from mmsent.inference import sentiment_pipeline
+from mmsent.apply.inference import sentiment_pipeline
 from mmsent.paths import OFFLINE_CLIP_DIR
 
 answer = sentiment_pipeline(sys.argv[1])("Well. It arrived.", image=sys.argv[2])
@@ -64,7 +64,7 @@ def test_the_wheel_carries_the_offline_clip_and_no_repository_data(wheel):
 
 def test_an_offline_model_folder_predicts_with_only_the_wheel_installed(wheel, tmp_path):
     folder = tmp_path / "model"
-    build_model(load_encoders("offline"), 2, seed=0).save_pretrained(folder, ["negative", "positive"])
+    build_model(load_encoders("offline"), ["negative", "positive"], seed=0).save_pretrained(folder)
     photo = tmp_path / "photo.png"
     Image.new("RGB", (64, 64), (200, 40, 40)).save(photo)
     here = sentiment_pipeline(folder)("Well. It arrived.", image=photo)

@@ -10,12 +10,33 @@ One job per module, in the order data flows (each imports only those above it):
 - `spans`: shout spans as masks over the tokens, and the attention lift on them;
 - `pretrain`: pretrains the encoder on snippets the call set never uses;
 - `fusion`: the transcript attends over the tokens (`CrossModalAttention`) with its gate;
-- `cli`: `python -m mmsent make-calls` and `pretrain-audio`.
+- its commands, `make-calls` and `pretrain-audio`, live in `mmsent.cli.data` and `mmsent.cli.pretrain`.
 
-Importing this package is cheap (no torch): only the paths below.
+Importing this package is cheap (no torch): only the locations below, resolved when called (so that
+``MMSENT_DATA_DIR`` set after import counts); ``CALLS_CSV`` and ``AUDIO_ENCODER_DIR`` still read, resolved
+at that moment.
+
+May import: errors, paths, progress, data, hub, models, features.
 """
 
-from mmsent.paths import DATA_DIR
+from pathlib import Path
 
-CALLS_CSV = DATA_DIR / "calls" / "calls.csv"
-AUDIO_ENCODER_DIR = DATA_DIR / "audio-encoder"
+from mmsent.paths import data_dir
+
+
+def calls_csv() -> Path:
+    """The committed call table, `data_dir() / "calls" / "calls.csv"`."""
+    return data_dir() / "calls" / "calls.csv"
+
+
+def audio_encoder_dir() -> Path:
+    """The pretrained audio encoder's folder."""
+    return data_dir() / "audio-encoder"
+
+
+def __getattr__(name: str) -> Path:
+    """``CALLS_CSV`` and ``AUDIO_ENCODER_DIR``, resolved now."""
+    resolved = {"CALLS_CSV": calls_csv, "AUDIO_ENCODER_DIR": audio_encoder_dir}
+    if name in resolved:
+        return resolved[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,21 +16,17 @@ course treats these tokens like CLIP's patch tokens.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from mmsent.audio import AUDIO_ENCODER_DIR
+from mmsent.audio import audio_encoder_dir
 from mmsent.audio.features import HOP, N_MELS
 from mmsent.audio.voice import SAMPLE_RATE
-from mmsent.errors import DataError
-
-WEIGHTS_NAME, CONFIG_NAME = "model.safetensors", "config.json"
+from mmsent.hub.model_files import load_model_files, save_model_files
 
 
 @dataclass
@@ -85,26 +81,16 @@ class AudioEncoder(nn.Module):
         return AudioEncoderOutput(tokens, pooled)
 
     def save_pretrained(self, directory: str | Path, training: dict | None = None) -> None:
-        """Write `model.safetensors` and `config.json` (the shape, plus how it was trained) to `directory`."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in self.state_dict().items()}
-        save_file(tensors, directory / WEIGHTS_NAME)
-        config = {"architecture": "AudioEncoder", **asdict(self.config), "training": training or {}}
-        (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        """Write the folder (`mmsent.hub.model_files`): the config, how it was trained, every weight."""
+        extra = {"architecture": "AudioEncoder", "training": training or {}}
+        save_model_files(directory, self, self.config, extra)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path = AUDIO_ENCODER_DIR) -> AudioEncoder:
-        """Load an encoder saved by `save_pretrained` (default: the course's, in data/audio-encoder)."""
-        directory = Path(directory)
-        if not (directory / WEIGHTS_NAME).is_file() or not (directory / CONFIG_NAME).is_file():
-            raise DataError(f"{directory}: no audio encoder there ({WEIGHTS_NAME} + {CONFIG_NAME}); "
-                            "rebuild it with `python -m mmsent pretrain-audio`.")
-        config = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
-        fields = {name: config[name] for name in AudioEncoderConfig.__dataclass_fields__ if name in config}
-        model = cls(AudioEncoderConfig(**fields))
-        model.load_state_dict(load_file(directory / WEIGHTS_NAME))
-        return model.eval()
+    def from_pretrained(cls, directory: str | Path | None = None) -> AudioEncoder:
+        """Load an encoder saved by `save_pretrained` (default: the course's, `audio_encoder_dir()`)."""
+        directory = Path(directory or audio_encoder_dir())
+        model, _ = load_model_files(directory, AudioEncoderConfig, cls, "audio encoder", "pretrain-audio")
+        return model
 
 
 @torch.no_grad()

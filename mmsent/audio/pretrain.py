@@ -1,6 +1,6 @@
 """Pretrain the audio encoder once, on snippets the call set never uses, and save it.
 
-Like the offline CLIP (`mmsent.clip_pretrain`), the encoder learns from generated data with
+Like the offline CLIP (`mmsent.models.clip_pretrain`), the encoder learns from generated data with
 targets the generator knows: for each snippet, its voice state (calm, angry, unclear: a 3-way
 classifier on the pooled vector) and, for each token, whether the caller is shouting at that
 moment (a per-token classifier on the tokens, from the stored shout spans). Both heads are thrown
@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmsent.audio import AUDIO_ENCODER_DIR
 from mmsent.audio.calls import pretraining_calls
 from mmsent.audio.encoder import AudioEncoder, AudioEncoderConfig
 from mmsent.audio.features import log_mel
@@ -39,10 +38,11 @@ def _targets(snippets, num_tokens: int, token_seconds: float) -> tuple[torch.Ten
 
 
 def pretrain_audio_encoder(
-    out_dir: str | Path | None = AUDIO_ENCODER_DIR, n: int = 1200, epochs: int = 8, batch_size: int = 32,
+    out_dir: str | Path | None, n: int = 1200, epochs: int = 8, batch_size: int = 32,
     lr: float = 3e-3, seed: int = 0, dim: int = 64,
 ) -> dict[str, float]:
-    """Train an `AudioEncoder` on `n` generated snippets (a fifth held out), save it to `out_dir`.
+    """Train an `AudioEncoder` on `n` generated snippets (a fifth held out), save it to `out_dir` (None: not
+    saved; the course's: `mmsent.audio.audio_encoder_dir()`).
 
     Returns what the config records under "training": held-out voice-state accuracy, held-out
     per-token shouting accuracy, and the seconds it took.

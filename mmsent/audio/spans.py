@@ -7,7 +7,7 @@ falls inside it. The **lift** of an attention row over time on a call's spans is
     share of the attention on the shouted tokens / share of the tokens that are shouted
 
 1 means the model listens to the shouting no more than to anything else; 2, twice as much. As the
-damage masks of the photos (`mmsent.attention_check`), spans judge a trained model and are never
+damage masks of the photos (`mmsent.analysis.attention_lift`), spans judge a trained model and are never
 one of its inputs (the encoder's pretraining uses them as targets, on other snippets).
 """
 

@@ -2,7 +2,7 @@
 
 Only the table is committed (`data/calls/calls.csv`, 0.2 MB). Each snippet is rendered from its own
 random stream (`mmsent.audio.calls.call_audio`, about 10 ms), checked against the table's
-`audio_sha256` and kept in the feature cache (`mmsent.cache`, the same folder and the same rules as
+`audio_sha256` and kept in the feature cache (`mmsent.features.store`, the same folder and the same rules as
 the photo features: atomic writes, verified reads, `MMSENT_CACHE_DIR=off` to turn it off), one
 entry per snippet keyed by its SHA-256. 1,000 snippets take 96 MB there; a second run reads them back.
 """
@@ -15,20 +15,21 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from mmsent.audio import CALLS_CSV
+from mmsent.audio import calls_csv
 from mmsent.audio.calls import COLUMNS, audio_digest, call_audio
 from mmsent.audio.voice import CLIP_SAMPLES
-from mmsent.cache import FeatureCache, resolve_cache
 from mmsent.errors import DataError
+from mmsent.features.store import FORMAT_VERSION, FeatureCache, resolve_cache
 from mmsent.progress import progress_bar
 
-AUDIO_CACHE_KEY = "call-audio-v1"  # the cache folder of the snippets; entries are named by their SHA-256
+AUDIO_CACHE_KEY = f"call-audio-v{FORMAT_VERSION}"  # the snippets' cache folder; entries: their SHA-256
 logger = logging.getLogger(__name__)
 
 
-def load_calls(path: str | Path = CALLS_CSV) -> pd.DataFrame:
-    """The call table (`mmsent.audio.calls.COLUMNS`), empty strings kept as ''. Checks the columns."""
-    path = Path(path)
+def load_calls(path: str | Path | None = None) -> pd.DataFrame:
+    """The call table (`mmsent.audio.calls.COLUMNS`; default `calls_csv()`), empty strings kept as ''.
+    Checks the columns."""
+    path = Path(path or calls_csv())
     if not path.is_file():
         raise DataError(f"{path}: no call table there; regenerate it with "
                         "`python -m mmsent make-calls` or point at another calls.csv.")

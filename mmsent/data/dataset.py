@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mmsent.data.images import DataError, open_rgb
+from mmsent.data.labels import LabelVocab
 
 
 class ReviewDataset(Dataset):
@@ -221,3 +223,17 @@ def make_loader(
         return DataLoader(dataset, batch_sampler=sampler, **common)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, **common)
+
+
+@dataclass(frozen=True)
+class SplitDatasets:
+    """The `ReviewDataset`s of one split, by name ("train", "test", usually "val"), and their classes:
+    what `mmsent.analysis.ablation.run_ablation` trains and tests on."""
+
+    datasets: Mapping[str, ReviewDataset]
+    labels: LabelVocab
+
+    def __post_init__(self) -> None:
+        missing = {"train", "test"} - set(self.datasets)
+        if missing:
+            raise ValueError(f"SplitDatasets needs a 'train' and a 'test' dataset; {sorted(missing)} missing")

@@ -9,7 +9,9 @@ could not be used. Each download has
   (`mmsent.data.url_policy.photo_deadline`: a server that trickles bytes cannot hold a worker longer);
 - the download policy (`mmsent.data.url_policy.check_url`) checked before the first request and before
   every redirect: private, link-local and metadata addresses are never requested, loopback only when the
-  URL in the table names a loopback host;
+  URL in the table names a loopback host; and the address each connection reached checked again
+  (`check_peer`) before any body is read, so a name that resolves once to a public address and then to
+  a private one (DNS rebinding) gets nothing;
 - retries with exponential backoff (`backoff`, 2 x `backoff`, ...) on 5xx, 408, 429, timeouts and
   dropped connections; other 4xx answers are final;
 - redirects followed (at most `MAX_REDIRECTS`), each one checked by the policy first;
@@ -22,11 +24,14 @@ Layout: ``<root>/<first 2 hex digits>/<sha256 of the URL>`` holds the photo's by
 atomically (a temporary file in the same folder, then a rename), so a second run, or a second process,
 finds it and downloads nothing. A final failure (a 404, a web page, a file that is not an image, one
 over the cap) is remembered beside it as ``<sha256>.failed`` (JSON) and reported again without a
-request; delete that file to try again. Transient failures (timeouts, 5xx after every retry, network
+request; delete that file to try again. What the store reads back is checked first: a stored photo must
+be a regular file (not a link), and a record a regular file under 16 KiB holding the JSON the store
+writes for that URL (`mmsent.data.photo_records`); anything else is reported (a warning naming the
+file), not trusted, and the URL is asked again. Transient failures (timeouts, 5xx after every retry, network
 errors) are not remembered: the next run asks again. `offline=True` makes no request at all: photos
 already stored are used and every other URL is reported as needing a download.
 
-Where it lives: `root`, else ``<feature cache>/photos`` (``MMSENT_CACHE_DIR``, see `mmsent.cache`).
+Where it lives: `root`, else ``<feature cache>/photos`` (``MMSENT_CACHE_DIR``, see `mmsent.features.store`).
 """
 
 from __future__ import annotations
@@ -36,25 +41,33 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 import httpx
 import pandas as pd
 
-from mmsent.cache import default_cache_dir
 from mmsent.data.images import ImageProblem, check_image
-from mmsent.data.url_policy import UrlRefused, check_url, names_loopback, photo_deadline
+from mmsent.data.photo_records import read_record, regular_file, remember
+from mmsent.data.url_policy import (
+    UrlRefused,
+    check_peer,
+    check_url,
+    httpx_peer,
+    names_loopback,
+    photo_deadline,
+)
 from mmsent.errors import DataError
+from mmsent.files.replace import written_aside
+from mmsent.paths import default_cache_dir
 from mmsent.progress import progress_bar
 
 logger = logging.getLogger(__name__)
-logging.getLogger("httpx").setLevel(logging.WARNING)  # not one log line per request: our summary says it
 
 MAX_PHOTO_BYTES = 20_000_000  # larger than any phone photo; a 20 MB "photo" is a mistake or an attack
 MAX_REDIRECTS = 5
@@ -183,21 +196,26 @@ class PhotoStore:
     def _known(self, url: str) -> Fetched | None:
         """The stored photo or the remembered final failure of `url`, or None when it is new."""
         path = self.path_for(url)
-        if path.is_file():
+        if regular_file(path):
             self.counts["already stored"] += 1
             return Fetched(str(path), None, "")
         record = path.with_suffix(".failed")
-        try:
-            failure = json.loads(record.read_text(encoding="utf-8"))
-            problem, detail = str(failure["problem"]), str(failure["detail"])
-        except (OSError, ValueError, KeyError, TypeError):  # none, or a damaged one: download again
+        if not (record.exists() or record.is_symlink()):
             return None
+        failure = read_record(record, url, DOWNLOAD)
+        if failure is None:
+            return None
+        problem, detail = failure
         self.counts["failed before"] += 1
         return Fetched(
             None, problem, f"{detail} (remembered from an earlier run; delete {record} to try again)"
         )
 
     def _download_all(self, urls: list[str]) -> dict[str, Fetched]:
+        with _requests_unlogged():
+            return self._download_each(urls)
+
+    def _download_each(self, urls: list[str]) -> dict[str, Fetched]:
         results: dict[str, Fetched] = {}
         started = time.perf_counter()
         limits = httpx.Limits(max_connections=self.workers, max_keepalive_connections=self.workers)
@@ -240,27 +258,21 @@ class PhotoStore:
                 tries = f" after {attempt + 1} attempts" if failure.transient and attempt else ""
                 detail = f"{url}: {failure.detail}{tries}"
                 if not failure.transient:
-                    _write_atomically(
-                        target.with_suffix(".failed"),
-                        json.dumps({"url": url, "problem": failure.problem, "detail": detail}).encode(),
-                    )
+                    record = {"url": url, "problem": failure.problem, "detail": detail}
+                    remember(target.with_suffix(".failed"), json.dumps(record).encode())
                 return Fetched(None, failure.problem, detail)
         raise AssertionError("unreachable: the last attempt returns")
 
     def _attempt(self, client: httpx.Client, url: str, target: Path, deadline: float) -> None:
         """Download `url` into `target` once (through a temporary file), or raise `_Failure`."""
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
-            with os.fdopen(handle, "wb") as file:
-                self._stream(client, url, file, deadline)
-            check_image(temporary)
-            os.replace(temporary, target)
+            with written_aside(target) as temporary:
+                with open(temporary, "wb") as file:
+                    self._stream(client, url, file, deadline)
+                check_image(temporary)
         except ImageProblem as problem:
             detail = problem.detail or "the body does not decode as an image"
             raise _Failure(DOWNLOAD + problem.problem, detail) from problem
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
 
     def _stream(self, client: httpx.Client, url: str, file: BinaryIO, deadline: float) -> None:
         """Write the body of `url` to `file` (following redirects the policy allows), within the size cap
@@ -270,6 +282,7 @@ class PhotoStore:
             for _ in range(MAX_REDIRECTS + 1):
                 check_url(current, loopback_ok)
                 with client.stream("GET", current, timeout=self._timeout(deadline)) as response:
+                    check_peer(current, httpx_peer(response), loopback_ok)  # the address connected
                     if response.is_redirect:
                         current = str(response.url.join(response.headers["location"]))
                         continue
@@ -319,13 +332,6 @@ def _check_response(response: httpx.Response, max_bytes: int) -> None:
         raise _Failure(TOO_LARGE, f"Content-Length {int(declared):,} bytes, over the cap of {max_bytes:,}")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    os.replace(temporary, path)
-
-
 def photo_url(cell: Any) -> str | None:
     """The stripped `http(s)://` URL in an `image_path` cell, or None for anything else."""
     if isinstance(cell, str) and HTTP_URL.match(cell.strip()):
@@ -357,3 +363,18 @@ def describe_download_failures(problems: pd.DataFrame, limit: int = REPORT_LINES
     if len(failed) > limit:
         lines.append(f"    ... and {len(failed) - limit} more: every one is in skipped_rows.csv")
     return "\n".join(lines)
+
+
+@contextmanager
+def _requests_unlogged() -> Iterator[None]:
+    """While photos download: no httpx log line per request (our summary says it once), unless the
+    user has set httpx's logger level; the level is as it was afterwards."""
+    log = logging.getLogger("httpx")
+    if log.level != logging.NOTSET:  # the user's choice stands
+        yield
+        return
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(logging.NOTSET)

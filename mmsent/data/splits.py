@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,15 +66,36 @@ def _splits_from_column(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def _stratified_split(
     frame: pd.DataFrame, val_frac: float, test_frac: float, seed: int
 ) -> dict[str, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    assignment = np.full(len(frame), "train", dtype=object)
     by_label = frame["label"].fillna("") if "label" in frame.columns else pd.Series("", index=frame.index)
-    for _, positions in sorted(by_label.groupby(by_label.values).indices.items()):
+    assignment = stratified_assignment(
+        by_label.groupby(by_label.values).indices,
+        len(frame),
+        np.random.default_rng(seed),
+        lambda n: _split_sizes(n, val_frac, test_frac),
+    )
+    return {name: frame[assignment == name] for name in SPLITS}
+
+
+def stratified_assignment(
+    cells: Mapping[Any, np.ndarray],
+    n_rows: int,
+    rng: np.random.Generator,
+    sizes: Callable[[int], tuple[int, int]],
+) -> np.ndarray:
+    """One of "train" / "val" / "test" per row ([n_rows], dtype object), stratified by cell.
+
+    `cells`: {cell key: the positions of its rows}, visited in sorted key order; each cell is shuffled with
+    `rng`, its first `sizes(n)[0]` rows go to "val", the next `sizes(n)[1]` to "test", the rest stay in
+    "train". The same cells, sizes and seed give the same split (`split_table`, and the generated sets'
+    `split` column: `mmsent.data.synth.allocation.stratified_splits`).
+    """
+    assignment = np.full(n_rows, "train", dtype=object)
+    for _, positions in sorted(cells.items()):
         order = rng.permutation(positions)
-        n_val, n_test = _split_sizes(len(order), val_frac, test_frac)
+        n_val, n_test = sizes(len(order))
         assignment[order[:n_val]] = "val"
         assignment[order[n_val : n_val + n_test]] = "test"
-    return {name: frame[assignment == name] for name in SPLITS}
+    return assignment
 
 
 def _split_sizes(n: int, val_frac: float, test_frac: float) -> tuple[int, int]:

@@ -47,7 +47,7 @@ from mmsent.data.problems import (
     shorten,
     warn_about_problems,
 )
-from mmsent.paths import REVIEWS_CSV
+from mmsent.paths import reviews_csv
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class ReviewTable:
 
     frame: pd.DataFrame
     problems: pd.DataFrame
-    label_encoder: LabelVocab | None
+    labels: LabelVocab | None
     csv_path: Path
     root: Path
     notes: list[str] = field(default_factory=list)  # e.g. label spellings merged into one class
@@ -83,7 +83,7 @@ class ReviewTable:
 
     @property
     def classes(self) -> list[str]:
-        return [] if self.label_encoder is None else list(self.label_encoder.classes)
+        return [] if self.labels is None else list(self.labels.classes)
 
     def report(self, max_ids: int = 20) -> str:
         """A readable summary: rows read and kept, class counts, and every problem by kind."""
@@ -101,10 +101,10 @@ class ReviewTable:
 
 
 def load_reviews(
-    csv_path: str | os.PathLike = REVIEWS_CSV,
+    csv_path: str | os.PathLike | None = None,
     *,
     root: str | os.PathLike | None = None,
-    label_encoder: LabelVocab | None = None,
+    labels: LabelVocab | None = None,
     min_rows: int = 1,
     check_images: bool = True,
     columns: Mapping[str, str] | None = None,
@@ -115,9 +115,9 @@ def load_reviews(
     """Read and validate a review CSV; see the module docstring for the rules.
 
     Args:
-        csv_path: the CSV file (default: the bundled `data/reviews.csv`).
+        csv_path: the CSV file (default: the bundled `data/reviews.csv`, `mmsent.paths.reviews_csv()`).
         root: the folder relative image paths start from (default: the CSV's folder).
-        label_encoder: the classes to expect (e.g. the one saved with a model, for
+        labels: the classes to expect (e.g. the one saved with a model, for
             evaluation); default: fit one on this table, which needs at least 2 classes.
         min_rows: fewest usable rows accepted, typically one batch.
         check_images: open and decode every photo now, so broken ones are reported here
@@ -131,7 +131,7 @@ def load_reviews(
     Raises:
         DataError: on a fatal problem (what, where, and what to do are in the message).
     """
-    csv_path = Path(csv_path)
+    csv_path = Path(csv_path if csv_path is not None else reviews_csv())
     raw = _read_csv(csv_path, columns)
     _check_columns(raw, csv_path, require_labels)
     if raw.empty:
@@ -147,10 +147,10 @@ def load_reviews(
         )
     notes: list[str] = []
     if "label" in raw.columns:
-        encoder = _encode_labels(frame, csv_path, label_encoder, problems, notes)
+        encoder = _encode_labels(frame, csv_path, labels, problems, notes)
     else:  # require_labels=False: a table to predict on
         frame["label_id"] = -1
-        encoder = label_encoder
+        encoder = labels
     if len(frame) < max(min_rows, 1):
         raise DataError(
             f"Only {len(frame)} usable reviews in {csv_path} ({len(raw)} rows read), fewer than "

@@ -9,11 +9,14 @@
 One module per notebook (`nb03`, `nb05`, ...) holds its exercises (`ex1`, `ex2`, ...) and its `quiz`;
 `NOTEBOOKS` lists them. The framework is `mmsent.exercises.framework`, the quiz component
 `mmsent.exercises.quiz`.
+
+May import: errors, paths, data, models, train.
 """
 
 from mmsent.exercises.framework import Exercise, Feedback, Mistake
 from mmsent.exercises.quiz import Quiz
 
-NOTEBOOKS = ("nb03", "nb05")  # the modules with checks and a quiz
+# the modules with checks and a quiz, one per notebook
+NOTEBOOKS = tuple(f"nb{number:02d}" for number in range(13))
 
 __all__ = ["NOTEBOOKS", "Exercise", "Feedback", "Mistake", "Quiz"]

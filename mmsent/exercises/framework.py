@@ -31,6 +31,21 @@ def expect(condition: bool, message: str) -> None:
         raise Mistake(message)
 
 
+# The least test accuracy of a trained course model: they score ~0.9 once trained, a coin 0.5
+TRAINED = 0.7
+
+UNFILLED = "no answer yet: replace the placeholder (None or ...) with your answer, then run this cell again"
+
+
+def returned(value: Any, call: str) -> Any:
+    """`value`, which the learner's function returned from `call`; a Mistake if it returned nothing."""
+    expect(
+        value is not None and value is not Ellipsis,
+        f"{call} returned {value!r}: fill in the body of your function (replace `...`) to return a result",
+    )
+    return value
+
+
 @contextmanager
 def evaluation_mode(model: Any) -> Iterator[Any]:
     """The learner's model in eval mode, without gradients, on its own device; its mode is restored after.
@@ -46,6 +61,29 @@ def evaluation_mode(model: Any) -> Iterator[Any]:
             yield device
     finally:
         model.train(training)
+
+
+def network_logits(model: Any, inputs: dict[str, Any]) -> Any:
+    """Call the learner's network the way it accepts: a features dictionary, or the tensors in order."""
+    try:
+        return model(inputs)
+    except (TypeError, KeyError, AttributeError):
+        return model(*inputs.values())
+
+
+def expect_trained(accuracy: float, model: str, how: str) -> None:
+    """A Mistake unless `accuracy` (0-1, the learner's `model` on the test split) is that of a trained model;
+    `how` says how to train it."""
+    expect(accuracy >= TRAINED, f"your {model} gets {accuracy:.2f} of the test reviews right, about what a "
+           f"coin gets: train it ({how}) before checking")
+
+
+def accuracy_of(model: Any, inputs: dict[str, Any], labels: Any) -> float:
+    """The share (0-1) of rows where `model`'s top logit is the label: inputs {name: [rows, dim]},
+    labels [rows]; in eval mode, without gradients, on the model's device."""
+    with evaluation_mode(model) as device:
+        logits = network_logits(model, {name: x.to(device) for name, x in inputs.items()})
+    return (logits.argmax(dim=-1).cpu() == labels.cpu()).float().mean().item()
 
 
 @dataclass(frozen=True)
@@ -73,7 +111,10 @@ class Exercise:
     _hints_given: int = field(default=0, repr=False)
 
     def evaluate(self, answer: Any, **context: Any) -> Feedback:
-        """Run the checker on `answer` -> Feedback (no printing). A crash in the answer is a mistake too."""
+        """Run the checker on `answer` -> Feedback (no printing). A crash in the answer is a mistake too;
+        an unfilled placeholder (None or ...) is reported as such, without running the checker."""
+        if answer is None or answer is Ellipsis:
+            return Feedback(False, UNFILLED)
         try:
             return Feedback(True, self.checker(answer, **context))
         except Mistake as mistake:

@@ -2,9 +2,13 @@
 
     from mmsent.exercises import nb03
     nb03.ex1.check(widths["parameters (count)"], image_dim=image_dim, text_dim=text_dim, num_classes=2)
+    nb03.ex1_2.check(trained, test=data["test"])  # {hidden_dim: trained network}, test (image, text, labels)
     nb03.ex2.check(NoTowers(64), image_dim=image_dim, text_dim=text_dim)
     nb03.ex3.check(ThreeTowers(64), image_dim=image_dim, text_dim=text_dim, tabular_dim=tabular_dim)
     nb03.quiz
+
+Exercise 1's accuracies depend on the run, so its second check evaluates the learner's trained networks on
+the test split (no training here): one per width, of the right size, and better than chance.
 """
 
 from __future__ import annotations
@@ -14,7 +18,15 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from mmsent.exercises.framework import Exercise, Mistake, evaluation_mode, expect
+from mmsent.exercises.framework import (
+    Exercise,
+    Mistake,
+    accuracy_of,
+    evaluation_mode,
+    expect,
+    expect_trained,
+    network_logits,
+)
 from mmsent.exercises.quiz import quiz
 
 WIDTHS = (8, 32, 128)
@@ -64,20 +76,12 @@ def _check_widths(counts: Mapping, image_dim: int, text_dim: int, num_classes: i
     return f"{', '.join(f'{w}: {counts[w]:,}' for w in WIDTHS)} parameters, to the last bias"
 
 
-def _logits(model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Call the learner's network the way it accepts: a features dictionary, or positional tensors."""
-    try:
-        return model(inputs)
-    except (TypeError, KeyError, AttributeError):
-        return model(*inputs.values())
-
-
 def _check_network(model: nn.Module, dims: dict[str, int], num_classes: int) -> None:
     """Shape, batch rows and use of every input, for any network over the feature vectors in `dims`."""
     torch.manual_seed(0)
     with evaluation_mode(model) as device:
         inputs = {name: torch.randn(BATCH, dim, device=device) for name, dim in dims.items()}
-        logits = _logits(model, inputs)
+        logits = network_logits(model, inputs)
         expect(
             tuple(logits.shape) == (BATCH, num_classes),
             f"for {BATCH} reviews your network returns shape {tuple(logits.shape)}; it must return one row "
@@ -86,7 +90,7 @@ def _check_network(model: nn.Module, dims: dict[str, int], num_classes: int) -> 
         for name in dims:
             changed = dict(inputs, **{name: inputs[name] + torch.randn_like(inputs[name])})
             expect(
-                not torch.allclose(_logits(model, changed), logits),
+                not torch.allclose(network_logits(model, changed), logits),
                 f"your network ignores the {name} features: changing them leaves the logits as they are",
             )
 
@@ -187,6 +191,46 @@ class ThreeTowers(nn.Module):
         return self.classifier(torch.cat([tower(x[name]) for name, tower in self.towers.items()], dim=-1))
 """,
 )
+
+def _check_width_models(models: Mapping, test: tuple) -> str:
+    expect(isinstance(models, Mapping) and all(isinstance(m, nn.Module) for m in models.values()),
+           f"you passed a {type(models).__name__}; pass your trained networks: {{8: net, 32: net, 128: net}}")
+    models = {int(width): model for width, model in models.items()}
+    missing = [width for width in WIDTHS if width not in models]
+    expect(not missing, f"no network for hidden_dim {missing}: the exercise trains {list(WIDTHS)}")
+    image, text, labels = test
+    classes = int(labels.max()) + 1
+    scores = {}
+    for width in WIDTHS:
+        parameters = sum(p.numel() for p in models[width].parameters())
+        right = _count_variants(image.shape[1], text.shape[1], width, classes)["right"]
+        expect(parameters == right, f"your network for hidden_dim {width} has {parameters:,} parameters, "
+               f"MultiModalNet(hidden_dim={width}) has {right:,}: build each width with its own hidden_dim")
+        scores[width] = accuracy_of(models[width], {"image": image, "text": text}, labels)
+        expect_trained(scores[width], f"network for hidden_dim {width}", "train(model)")
+    spread = max(scores.values()) - min(scores.values())
+    return ("test accuracy " + ", ".join(f"hidden_dim {w}: {s:.3f}" for w, s in scores.items())
+            + f"; {100 * spread:.1f} points between the best and the worst width")
+
+
+ex1_2 = Exercise(
+    "Notebook 03, exercise 1, second half (width: the test accuracy)",
+    _check_width_models,
+    hints=(
+        "Build and train one MultiModalNet per width in a loop, and keep each trained network in a "
+        "dictionary {hidden_dim: model}.",
+        "Seed before each (torch.manual_seed(0)), so that the widths differ only by their width.",
+    ),
+    solution_code="""
+trained = {}
+for hidden_dim in [8, 32, 128]:
+    torch.manual_seed(0)
+    trained[hidden_dim] = MultiModalNet(image_dim, text_dim, hidden_dim, num_classes).to(device)
+    train(trained[hidden_dim], verbose=False)
+nb03.ex1_2.check(trained, test=data["test"])   # (image, text, labels) of the test split
+""",
+)
+
 
 quiz = quiz(
     "03 · MultiModalNet",

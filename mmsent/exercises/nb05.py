@@ -1,25 +1,27 @@
 """Notebook 05 (cross-modal attention): checks for its exercises, and its quiz.
 
     from mmsent.exercises import nb05
+    nb05.ex1.check(models, data=test_cache)    # {heads: trained model}, the notebook's cached test features
     nb05.ex2.check(layers[False])              # your layer without the 1/sqrt(d) scaling
     nb05.ex3.check(LearnedQueryAttention(encoders.image_dim), text_dim=encoders.text_dim,
                    image_dim=encoders.image_dim)
     nb05.ex4.check(my_batch_test)              # my_batch_test(layer, text, patches) asserts
     nb05.quiz
 
-Every check builds its own small inputs (text [B, text_dim], patches [B, P, image_dim]), so it runs in
-milliseconds and needs no encoder.
+The checks of exercises 2-4 build their own small inputs (text [B, text_dim], patches [B, P, image_dim]),
+so they run in milliseconds and need no encoder; exercise 1's runs the learner's trained models on the
+notebook's cached test features (no training here).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
 
-from mmsent.exercises.framework import Exercise, evaluation_mode, expect
+from mmsent.exercises.framework import Exercise, evaluation_mode, expect, expect_trained, returned
 from mmsent.exercises.quiz import quiz
 from mmsent.models import CrossModalAttention
 from mmsent.models.attention import CrossAttentionOutput
@@ -40,7 +42,7 @@ def _check_unscaled(layer: nn.Module) -> str:
     text, patches = _inputs(layer.query.in_features, layer.key.in_features)
     with evaluation_mode(layer) as device:
         text, patches = text.to(device), patches.to(device)
-        weights = layer(text, patches).head_weights  # [B, heads, P]
+        weights = returned(layer(text, patches), "your layer(text, patches)").head_weights  # [B, heads, P]
         heads = layer.num_heads
         q = layer.query(text).view(BATCH, heads, 1, -1)  # [B, heads, 1, head_dim]
         k = layer.key(patches).view(BATCH, PATCHES, heads, -1).transpose(1, 2)  # [B, heads, P, head_dim]
@@ -80,7 +82,7 @@ def _check_learned_query(layer: nn.Module, text_dim: int, image_dim: int) -> str
     present = torch.tensor([True, True, True, False])
     with evaluation_mode(layer) as device:
         text, patches, present = text.to(device), patches.to(device), present.to(device)
-        first = layer(text, patches, present)
+        first = returned(layer(text, patches, present), "your layer(text, patches, image_present)")
         other_text = layer(torch.randn_like(text), patches, present)
     first, other_text = (type(out)(*(part.cpu() for part in out)) for out in (first, other_text))
     expect(
@@ -141,6 +143,51 @@ def _check_batch_test(test: Callable[[nn.Module, Tensor, Tensor], None]) -> str:
     )
     return ""  # not reached
 
+
+HEADS = (1, 2, 4, 8)
+
+
+def _check_heads(models: Mapping, data: Mapping[str, Tensor]) -> str:
+    expect(isinstance(models, Mapping) and all(isinstance(m, nn.Module) for m in models.values()),
+           f"you passed a {type(models).__name__}; pass your trained models: {{1: model, 2: model, 4: model, "
+           "8: model}")
+    models = {int(heads): model for heads, model in models.items()}
+    missing = [heads for heads in HEADS if heads not in models]
+    expect(not missing, f"no model for {missing} heads: the exercise trains {list(HEADS)}")
+    sizes = {heads: sum(p.numel() for p in models[heads].parameters()) for heads in HEADS}
+    scores = {}
+    for heads in HEADS:
+        with evaluation_mode(models[heads]) as device:
+            logits, cross = models[heads](*(data[key].to(device) for key in ("text", "patches", "present")))
+        found = cross.head_weights.shape[1]
+        expect(found == heads, f"your model for {heads} heads has {found}: build its layer with "
+               f"num_heads={heads}")
+        scores[heads] = (logits.argmax(-1).cpu() == data["labels"]).float().mean().item()
+        expect_trained(scores[heads], f"{heads}-head model", "train_classifier")
+    expect(len(set(sizes.values())) == 1,
+           f"your models differ in size ({', '.join(f'{h} heads: {n:,}' for h, n in sizes.items())}): keep "
+           "dim = 128 for all and let the heads split it (128 / heads numbers each)")
+    return ("test accuracy " + ", ".join(f"{h} heads {s:.3f}" for h, s in scores.items())
+            + f"; every model has the same {sizes[1]:,} parameters: more heads are narrower, not bigger")
+
+
+ex1 = Exercise(
+    "Notebook 05, exercise 1 (how many heads?)",
+    _check_heads,
+    hints=(
+        "AttentionClassifier takes num_heads; keep dim at its default (128) for every model.",
+        "Train each with train_classifier(model, train_cache, epochs) and keep it: models[heads] = model.",
+    ),
+    solution_code="""
+models = {}
+for heads in [1, 2, 4, 8]:
+    torch.manual_seed(0)
+    models[heads] = AttentionClassifier(encoders.text_dim, encoders.image_dim, len(table.classes),
+                                        num_heads=heads)
+    train_classifier(models[heads], train_cache, epochs)
+nb05.ex1.check(models, data=test_cache)
+""",
+)
 
 ex2 = Exercise(
     "Notebook 05, exercise 2 (forget the sqrt(d))",

@@ -97,6 +97,12 @@ def letter(index: int) -> str:
 
 
 def quiz(title: str, *questions: tuple[str, list[tuple[str, bool, str]]]) -> Quiz:
-    """Build a Quiz from plain tuples: (question, [(choice, is_right, explanation), ...]), ..."""
-    built = (Question(text, tuple(Choice(*choice) for choice in choices)) for text, choices in questions)
+    """Build a Quiz from plain tuples: (question, [(choice, is_right, explanation), ...]), ...
+
+    Question n's choices are rotated left by n places, so that the right answer, which authors tend to
+    write first, moves from question to question (a, c, b, a, ... for three choices)."""
+    built = []
+    for number, (text, choices) in enumerate(questions):
+        turn = number % len(choices) if choices else 0
+        built.append(Question(text, tuple(Choice(*choice) for choice in choices[turn:] + choices[:turn])))
     return Quiz(title, tuple(built))

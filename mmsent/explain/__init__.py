@@ -6,6 +6,8 @@ Gradients, occlusion, attention rollout) and a random baseline, each -> a map [p
 the damage, lift), for faithfulness (deletion curves against a random order) and by the sanity check
 of Adebayo et al. 2018 (re-initialise the fusion head, then the image tower: does the map change?).
 `mmsent.explain.report`: the table and the gallery of `python -m mmsent evaluate --explanations`.
+
+May import: errors, progress, data, encoders, viz, analysis.
 """
 
 from mmsent.explain.methods import METHODS, Review, as_weights, predicted_class, prepare_review

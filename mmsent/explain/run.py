@@ -20,7 +20,7 @@ import pandas as pd
 from PIL import Image
 from torch import nn
 
-from mmsent.attention_check import TWIN_DETAILS, review_damage_mask
+from mmsent.analysis.attention_lift import TWIN_DETAILS, review_damage_mask
 from mmsent.data import open_rgb
 from mmsent.explain.methods import METHODS, Review, predicted_class, prepare_review
 from mmsent.explain.scores import (

@@ -1,6 +1,6 @@
 """Is an explanation right? Three tests of a map [patches], two of which need no ground truth.
 
-1. **Against the truth** (the bundled data's damage masks, `mmsent.attention_check`):
+1. **Against the truth** (the bundled data's damage masks, `mmsent.analysis.attention_lift`):
    - pointing game: is the map's top patch on the damage (does the damage cover any of its pixels)?
    - mass on the damage: the share of the map's positive part on the mask's pixels; its **lift** is
      that share over the share of the photo the mask covers (1 = no preference, as for attention).
@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from mmsent.attention_check import attention_lift
+from mmsent.analysis.attention_lift import attention_lift
 from mmsent.explain.methods import Review, as_weights, grey_out, grid_side, probabilities_fn
 
 PARTS = ("head", "head + tower")  # what `randomized` re-initialises, in the cascade's order

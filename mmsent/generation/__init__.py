@@ -8,7 +8,9 @@ Modules, each importing only those before it:
 - `pixels`: photos <-> tensors, and generated pixels -> the CLIP's input;
 - `grading`: the CLIP's zero-shot state / product accuracy and CLIP score, over guidance scales;
 - `pretrain`: the pretraining recipe (``python -m mmsent pretrain-generator``), save and load;
-- `commands`: the command line's ``pretrain-generator``.
+- its command, ``pretrain-generator``, lives in `mmsent.cli.pretrain`.
 
 Notebook 11 ("From words to pictures") teaches all of it.
+
+May import: errors, paths, progress, compat, data, encoders, hub, models.
 """

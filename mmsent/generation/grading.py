@@ -1,7 +1,7 @@
 """The closed loop: the course's own CLIP grades what the text-to-image model draws.
 
 For images drawn from the grid's prompts (`mmsent.generation.prompts.grid_prompts`), the CLIP
-answers two zero-shot questions, as in `mmsent.clip_pretrain`: which photo state (intact / damaged /
+answers two zero-shot questions, as in `mmsent.models.clip_pretrain`: which photo state (intact / damaged /
 generic) and which product does it see? Accuracy = how often that is what the prompt asked for.
 The CLIP score is ``100 * cos(image embedding, prompt embedding)``, averaged (as in CLIPScore):
 how well picture and caption match in the CLIP's joint space. Real photos of the same cells,
@@ -16,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPModel, PreTrainedTokenizerBase
 
-from mmsent.clip_pretrain import PROMPTS, prompt_embeddings, zero_shot_log_probs
 from mmsent.data.synth import PRODUCT_NOUNS, PRODUCTS, STATES, draw_photo
 from mmsent.encoders import clip_image_outputs
 from mmsent.generation.flow import sample
 from mmsent.generation.pixels import DRAW_SIZE, clip_pixels, photos_to_tensor
 from mmsent.generation.prompts import caption_embeddings, detail_of, grid_prompts
 from mmsent.generation.unet import TextToImageUNet
+from mmsent.models.clip_pretrain import PROMPTS, prompt_embeddings, zero_shot_log_probs
 
 REFERENCE_SEED = 20_241  # real photos of the grid's cells: a seed neither model trained on
 

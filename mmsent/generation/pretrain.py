@@ -13,28 +13,29 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from transformers import get_cosine_schedule_with_warmup
 
 from mmsent.data.synth import caption_pairs
+from mmsent.encoders import clip_weights_digest
 from mmsent.errors import DataError
 from mmsent.generation.flow import flow_matching_loss
 from mmsent.generation.grading import grade_images, grid_batch, guidance_sweep, reference_photos
 from mmsent.generation.pixels import DRAW_SIZE, photos_to_tensor
-from mmsent.generation.prompts import caption_embeddings, clip_fingerprint, load_course_clip
+from mmsent.generation.prompts import caption_embeddings, load_course_clip
 from mmsent.generation.unet import TextToImageUNet, UNetConfig
-from mmsent.paths import GENERATOR_DIR, OFFLINE_CLIP_DIR
+from mmsent.hub.model_files import load_model_files, save_model_files
+from mmsent.paths import generator_dir, offline_clip_dir
 from mmsent.progress import progress_bar
 
 TRAIN_SEED = 3  # caption_pairs' seed: not the CLIP's (1), so the two models never share a photo
 
 
 def training_pairs(
-    n: int, seed: int, size: int, clip_dir: Path = OFFLINE_CLIP_DIR,
+    n: int, seed: int, size: int, clip_dir: Path | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """``n`` photos ``[n, 3, size, size]``, their caption embeddings ``[n, text_dim]`` and captions."""
     pairs = caption_pairs(n, seed, size=DRAW_SIZE)
@@ -47,12 +48,6 @@ def training_pairs(
     return photos_to_tensor([image for image, _, _ in pairs], size), embeddings, captions
 
 
-def _warmup_cosine(step: int, total: int, warmup: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-
 def train_generator(
     model: TextToImageUNet, photos: torch.Tensor, text_embeddings: torch.Tensor, *, steps: int,
     batch_size: int = 64, lr: float = 2e-3, seed: int = 0, ema_decay: float = 0.995,
@@ -60,7 +55,9 @@ def train_generator(
 ) -> tuple[TextToImageUNet, list[float]]:
     """Train ``model`` for ``steps`` batches of photos ``[N, 3, S, S]`` with captions ``[N, text_dim]``.
 
-    AdamW with warm-up and cosine decay; batches drawn with replacement-free shuffles from ``seed``.
+    AdamW with linear warm-up (the first 5% of steps) and cosine decay
+    (`transformers.get_cosine_schedule_with_warmup`); batches drawn with replacement-free shuffles from
+    ``seed``.
     Returns (the EMA copy of the model, the loss of every step). Pass ``ema`` to keep averaging into
     an existing copy (fine-tuning); otherwise it starts as a copy of ``model``.
     """
@@ -69,8 +66,7 @@ def train_generator(
     ema = copy.deepcopy(model) if ema is None else ema
     ema.requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: _warmup_cosine(step, steps, warmup=max(1, steps // 20)))
+    schedule = get_cosine_schedule_with_warmup(optimizer, max(1, steps // 20), steps)
     order = torch.randperm(len(photos), generator=generator)
     losses, cursor = [], 0
     model.train()
@@ -97,32 +93,26 @@ def train_generator(
     return ema.eval(), losses
 
 
-def save_generator(model: TextToImageUNet, out_dir: str | Path, clip_dir: Path = OFFLINE_CLIP_DIR) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` (sizes + CLIP fingerprint) into ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    save_file(state, out_dir / "model.safetensors")
-    config = {"unet": model.config.to_dict(), "clip_fingerprint": clip_fingerprint(clip_dir)}
-    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    return out_dir
+def save_generator(model: TextToImageUNet, out_dir: str | Path, clip_dir: Path | None = None) -> Path:
+    """Write the folder (`mmsent.hub.model_files`): the `UNetConfig`, the CLIP fingerprint, every weight
+    (`clip_dir` defaults to `offline_clip_dir()`)."""
+    fingerprint = clip_weights_digest(clip_dir or offline_clip_dir())
+    return save_model_files(out_dir, model, model.config, {"clip_fingerprint": fingerprint})
 
 
 def load_generator(
-    folder: str | Path = GENERATOR_DIR, clip_dir: Path = OFFLINE_CLIP_DIR, device: str | torch.device = "cpu",
+    folder: str | Path | None = None, clip_dir: Path | None = None, device: str | torch.device = "cpu",
 ) -> TextToImageUNet:
-    """The text-to-image model saved in ``folder`` (eval mode), checked against the CLIP in ``clip_dir``."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        raise FileNotFoundError(f"no text-to-image model in {folder} (config.json + model.safetensors); "
-                                "build it with `python -m mmsent pretrain-generator`")
-    config = json.loads((folder / "config.json").read_text())
-    if config["clip_fingerprint"] != clip_fingerprint(clip_dir):
+    """The text-to-image model saved in ``folder`` (eval mode), checked against the CLIP in ``clip_dir``
+    (defaults: `generator_dir()`, `offline_clip_dir()`)."""
+    folder, clip_dir = Path(folder or generator_dir()), clip_dir or offline_clip_dir()
+    what = "text-to-image model"
+    model, extra = load_model_files(folder, UNetConfig, TextToImageUNet, what, "pretrain-generator")
+    digest = clip_weights_digest(clip_dir)
+    if extra.get("clip_fingerprint") != digest:
         raise DataError(f"{folder} was trained on the text embeddings of another CLIP (fingerprint "
-                        f"{config['clip_fingerprint']}; {clip_dir} has {clip_fingerprint(clip_dir)}): "
+                        f"{extra.get('clip_fingerprint')!r:.80}; {clip_dir} has {digest}): "
                         "retrain it with `python -m mmsent pretrain-generator`")
-    model = TextToImageUNet(UNetConfig.from_dict(config["unet"]))
-    model.load_state_dict(load_file(folder / "model.safetensors"))
     return model.to(device).eval()
 
 
@@ -131,7 +121,7 @@ def _folder_megabytes(folder: Path) -> float:
 
 
 def pretrain_generator(
-    out_dir: str | Path = GENERATOR_DIR, seed: int = TRAIN_SEED, steps: int = 3600, n_photos: int = 20_000,
+    out_dir: str | Path | None = None, seed: int = TRAIN_SEED, steps: int = 3600, n_photos: int = 20_000,
     batch_size: int = 32, lr: float = 2e-3, ema_decay: float = 0.998,
     guidance_scales: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0), per_cell: int = 16,
     sampling_steps: int = 12, progress: bool = True,
@@ -140,11 +130,12 @@ def pretrain_generator(
     """Train the text-to-image model from scratch, save it into ``out_dir`` and grade it with the CLIP.
 
     ``seed`` draws the ``n_photos`` training pairs and seeds the run. Writes ``out_dir/metrics.json``
-    and returns the same dict: the loss curve (mean of every 100 steps), the CLIP's grades of
-    ``per_cell`` images per grid cell at each of ``guidance_scales`` (and of real 32x32 photos of the
-    same cells, the reference), CPU and wall time, and the checkpoint's size.
+    (default `generator_dir()`) and returns the same dict: the loss curve (mean of every 100 steps), the
+    CLIP's grades of ``per_cell`` images per grid cell at each of ``guidance_scales`` (and of real 32x32
+    photos of the same cells, the reference), CPU and wall time, and the checkpoint's size.
     """
     wall, cpu = time.perf_counter(), time.process_time()
+    out_dir = Path(out_dir or generator_dir())
     torch.manual_seed(seed)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     size = UNetConfig().image_size

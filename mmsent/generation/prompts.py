@@ -1,14 +1,13 @@
 """What the text-to-image model is asked to draw, and the course CLIP's view of captions and pixels.
 
 The model is conditioned on the course CLIP's text embedding (the offline profile's small
-`CLIPModel` in ``data/clip-offline``, `mmsent.clip_pretrain`), so any caption in the CLIP's
+`CLIPModel` in ``data/clip-offline``, `mmsent.models.clip_pretrain`), so any caption in the CLIP's
 vocabulary is a prompt. The grid the course shows and grades is 3 photo states x 6 products:
 one prompt per cell (`grid_prompts`); the damaged row cycles through the four damages.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from transformers import CLIPModel, PreTrainedTokenizerBase
 from mmsent.compat import load_clip_tokenizer
 from mmsent.data.synth import DETAILS, PRODUCT_NOUNS, PRODUCTS, STATES
 from mmsent.encoders import _no_loading_bars, clip_text_outputs
-from mmsent.paths import OFFLINE_CLIP_DIR
+from mmsent.paths import offline_clip_dir
 
 # One caption template per photo detail, in the words the CLIP was trained on.
 DETAIL_PROMPTS: dict[str, str] = {
@@ -47,19 +46,16 @@ def grid_prompts() -> list[tuple[str, str, str]]:
     return [(state, product, prompt_for(state, product)) for state in STATES for product in PRODUCTS]
 
 
-def load_course_clip(clip_dir: Path = OFFLINE_CLIP_DIR) -> tuple[CLIPModel, PreTrainedTokenizerBase]:
-    """The offline profile's CLIP model (eval mode) and its caption tokenizer, from disk only."""
+def load_course_clip(clip_dir: Path | None = None) -> tuple[CLIPModel, PreTrainedTokenizerBase]:
+    """The offline profile's CLIP model (eval mode; default `offline_clip_dir()`) and its caption tokenizer,
+    from disk only."""
+    clip_dir = clip_dir or offline_clip_dir()
     if not (clip_dir / "config.json").is_file():
         raise FileNotFoundError(f"the course CLIP is missing: {clip_dir}/config.json not found; "
                                 "build it with `python -m mmsent pretrain-clip`")
     with _no_loading_bars():  # a small local file: no bar needed (as in the offline profile)
         model = CLIPModel.from_pretrained(clip_dir, local_files_only=True, use_safetensors=True).eval()
     return model, load_clip_tokenizer(clip_dir)
-
-
-def clip_fingerprint(clip_dir: Path = OFFLINE_CLIP_DIR) -> str:
-    """First 12 hex digits of the SHA-256 of the CLIP weights the text embeddings come from."""
-    return hashlib.sha256((clip_dir / "model.safetensors").read_bytes()).hexdigest()[:12]
 
 
 @torch.no_grad()

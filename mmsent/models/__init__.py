@@ -5,13 +5,17 @@
 - `mmsent.models.attention`: `NaiveCrossAttention` and `batch_mixing_attention` (cross-attention
   done wrong, twice, on purpose), then `CrossModalAttention` (text over the photo's patch tokens,
   multi-head, with a gate);
-- `mmsent.models.sentiment`: `MultimodalSentimentModel`, text encoder + image encoder +
-  `CrossModalAttention` + classifier, and its two ablations (`MODES`).
+- `mmsent.models.sentiment`: `MultimodalSentimentModel(SentimentModelConfig(...), encoders)`, text
+  encoder + image encoder + `CrossModalAttention` + classifier, and its two ablations (`MODES`); its
+  config, `SentimentModelConfig`, lives in `mmsent.hub.config` (what a model folder's config.json holds).
 
 Each module imports only those before it in this list.
+
+May import: paths, choices, progress, compat, data, encoders, hub.
 """
 
 from mmsent.choices import MODES
+from mmsent.hub.config import SentimentModelConfig
 from mmsent.models.attention import (
     CrossAttentionOutput,
     CrossModalAttention,
@@ -32,6 +36,7 @@ __all__ = [
     "MultiModalNet",
     "MultimodalSentimentModel",
     "NaiveCrossAttention",
+    "SentimentModelConfig",
     "SentimentOutput",
     "batch_mixing_attention",
     "mlp",

@@ -7,17 +7,18 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from mmsent.choices import MODES
 from mmsent.encoders import Encoders, clip_image_outputs, text_features
-from mmsent.hub import PretrainedMixin
+from mmsent.hub.config import SentimentModelConfig
+from mmsent.hub.pretrained import PretrainedMixin
 from mmsent.models.attention import CrossModalAttention
 from mmsent.models.fusion import mlp
-from mmsent.text_cache import frozen_layer_count, frozen_modules, top_text_features
+from mmsent.models.text_layers import frozen_layer_count, frozen_modules, top_text_features
 
 
 class SentimentOutput(NamedTuple):
@@ -34,7 +35,12 @@ PRETRAINED_PREFIXES: tuple[str, ...] = ("text_model.", "image_model.")
 
 
 class MultimodalSentimentModel(PretrainedMixin, nn.Module):
-    """Review sentiment from text and photo; `mode` picks fusion or one of the two ablations.
+    """Review sentiment from text and photo, built from one `SentimentModelConfig` on frozen `Encoders`:
+
+        config = SentimentModelConfig(labels=["negative", "positive"], mode="fusion", train_text_layers=1)
+        model = MultimodalSentimentModel(config, load_encoders("offline"))
+
+    The config's `mode` picks fusion or one of the two ablations; `model.config` is what is saved.
 
     Parts (each mode builds only the parts it uses; the parts are the same classes, so the
     three modes are an honest ablation):
@@ -62,101 +68,55 @@ class MultimodalSentimentModel(PretrainedMixin, nn.Module):
     after `model.train()`. `train_text_layers`: None fine-tunes the whole text encoder, 0
     freezes it, k trains only its top k transformer layers; what is frozen (the embeddings and
     the bottom layers) stays in eval mode too, without dropout: a fixed feature extractor, whose
-    outputs the trainer can then compute once per review (`mmsent.text_cache`).
+    outputs the trainer can then compute once per review (`mmsent.features.text_states`).
     (BERT's pooler is always frozen: we pool by masked mean, so it is unused.)
     A module this model trains is its own deep copy; a frozen one is shared with `encoders`.
     So several models built from one `Encoders` never train each other's weights.
 
     Saved and loaded the Hugging Face way (`save_pretrained`, `from_pretrained`, `push_to_hub`:
-    `mmsent.hub`), storing only the weights training changed.
+    `mmsent.hub.pretrained`), storing only the weights training changed.
     """
 
-    def __init__(
-        self,
-        encoders: Encoders,
-        num_classes: int,
-        mode: str = "fusion",
-        freeze_image: bool = True,
-        train_text_layers: int | None = None,
-        dim: int = 256,
-        num_heads: int = 4,
-        dropout: float = 0.1,
-        global_embedding: bool = True,
-    ) -> None:
+    def __init__(self, config: SentimentModelConfig, encoders: Encoders) -> None:
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
+        if config.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {config.mode!r}.")
+        if config.num_classes < 2:
+            raise ValueError(f"labels must name at least 2 classes, got {config.labels!r}.")
+        self.config = config.built_on(encoders)  # THE config: built from it, saved from it, loaded into it
         self.encoders = encoders  # a plain attribute: tokenizer, profile and dims for callers
-        self.num_classes = num_classes
-        self.mode = mode
-        self.freeze_image = freeze_image
-        self.train_text_layers = train_text_layers
-        self.dim = dim
-        self.num_heads = num_heads
-        self.dropout_p = dropout
-        self.global_embedding = global_embedding
-        self.uses_text = mode != "image_only"
-        self.uses_image = mode != "text_only"
+        dim, dropout = config.dim, config.dropout
 
         features_dim = 0
         if self.uses_text:
-            self.text_model = _prepare_text_encoder(encoders.text_model, train_text_layers)
+            self.text_model = _prepare_text_encoder(encoders.text_model, config.train_text_layers)
             self.text_proj = nn.Linear(encoders.text_dim, dim)
             features_dim += dim
         if self.uses_image:
-            self.image_model = _prepare_image_encoder(encoders.image_model, freeze_image)
+            self.image_model = _prepare_image_encoder(encoders.image_model, config.freeze_image)
             query_dim = encoders.text_dim if self.uses_text else dim
             if not self.uses_text:  # image_only: nothing to ask with, so learn the question
                 self.image_query = nn.Parameter(torch.randn(dim) * 0.02)
-            self.cross_attention = CrossModalAttention(query_dim, encoders.image_dim, dim, num_heads, dropout)
+            self.cross_attention = CrossModalAttention(
+                query_dim, encoders.image_dim, dim, config.num_heads, dropout
+            )
             features_dim += dim
-            if global_embedding:
+            if config.global_embedding:
                 self.image_proj = nn.Linear(encoders.image_embed_dim, dim)
                 features_dim += dim
         self.dropout = nn.Dropout(dropout)
-        self.classifier = mlp(features_dim, dim, num_classes, dropout)
+        self.classifier = mlp(features_dim, dim, config.num_classes, dropout)
         self.train()  # puts the frozen encoders in eval mode right away
 
-    # -- building -------------------------------------------------------------------
+    # -- what the config says, read where the code needs it -----------------------------
 
-    def config_dict(self) -> dict[str, Any]:
-        """Everything needed to rebuild this model with `from_config` (JSON-able)."""
-        return {
-            "num_classes": self.num_classes,
-            "mode": self.mode,
-            "freeze_image": self.freeze_image,
-            "train_text_layers": self.train_text_layers,
-            "dim": self.dim,
-            "num_heads": self.num_heads,
-            "dropout": self.dropout_p,
-            "global_embedding": self.global_embedding,
-            "text_encoder": self.encoders.text_name,
-            "image_encoder": self.encoders.image_name,
-        }
-
-    @classmethod
-    def from_config(cls, encoders: Encoders, config: dict[str, Any]) -> MultimodalSentimentModel:
-        """Rebuild a model from `config_dict()`; `encoders` must be the ones it was built with."""
-        for key, name in (("text_encoder", encoders.text_name), ("image_encoder", encoders.image_name)):
-            if key in config and config[key] != name:
-                raise ValueError(
-                    f"This model was built with {key} {config[key]!r} but the encoders given have {name!r}; "
-                    "load the encoders of the same profile (see mmsent.encoders.load_encoders)."
-                )
-        arguments = (
-            "num_classes",
-            "mode",
-            "freeze_image",
-            "train_text_layers",
-            "dim",
-            "num_heads",
-            "dropout",
-            "global_embedding",
-        )
-        config = {"global_embedding": True, **config}  # saved before the option existed: it had the path
-        return cls(encoders, **{key: config[key] for key in arguments if key in config})
+    mode = property(lambda self: self.config.mode, doc="fusion, text_only or image_only")
+    num_classes = property(lambda self: self.config.num_classes, doc="one output per label")
+    freeze_image = property(lambda self: self.config.freeze_image, doc="the image encoder stays frozen")
+    train_text_layers = property(lambda self: self.config.train_text_layers, doc="None: all; k: the top k")
+    global_embedding = property(lambda self: self.config.global_embedding, doc="CLIP's pooled vector too")
+    uses_text = property(lambda self: self.config.mode != "image_only", doc="has a text branch")
+    uses_image = property(lambda self: self.config.mode != "text_only", doc="has an image branch")
 
     def train(self, mode: bool = True) -> MultimodalSentimentModel:
         """Like nn.Module.train, but frozen encoders stay in eval mode (no dropout in fixed features)."""
@@ -198,7 +158,7 @@ class MultimodalSentimentModel(PretrainedMixin, nn.Module):
         image_embeds [B, embed_dim] + patch_tokens [B, P, image_dim];
         image_present [B] bool (default all True when images are given). A batch without any
         photo passes image_present all False and no images.
-        text_states [B, L, text_dim]: the frozen text layers' output, cached (`mmsent.text_cache`),
+        text_states [B, L, text_dim]: the frozen text layers' output, cached (`mmsent.features.text_states`),
         instead of input_ids: only the trainable top layers then run.
         -> SentimentOutput(logits [B, C], attention_weights [B, P] | None, gate [B, 1] | None)
         """

@@ -1,70 +1,48 @@
-"""Checkpoints (safetensors + JSON + manifest) and the state that lets `fit` resume after an epoch."""
+"""Checkpoints: a model folder (`save_pretrained`'s format: the one format for sharing and for resuming)
+plus the state that lets `fit` resume after an epoch.
+
+    save_checkpoint(folder, model, config, epoch=..., history=..., optimizer=..., scheduler=..., scaler=...)
+    model = MultimodalSentimentModel.from_pretrained(folder)        # a checkpoint is a model folder
+
+The resume state (`TRAINING_STATE_FILE`, left out of the manifest): the epoch reached, the history, the
+optimiser, scheduler and gradient-scaler states. The random state needs no saving: `fit` seeds every
+epoch from ``config.seed + epoch``. A folder of the older checkpoint format (every weight, labels.json) is
+not resumed: `MultimodalSentimentModel.from_pretrained` reads it (`mmsent.hub.legacy`) and `save_pretrained`
+converts it.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import pickle
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
 
-from mmsent import __version__
-from mmsent.checkpoint_check import CONFIG_FILE, LABELS_FILE, WEIGHTS_FILE, read_checkpoint, restore_weights
 from mmsent.config import TrainConfig
-from mmsent.data import LabelVocab
-from mmsent.encoders import Encoders, load_encoders
-from mmsent.manifest import write_manifest
+from mmsent.errors import CheckpointError
+from mmsent.hub.config import CONFIG_FILE, TRAINING_STATE_FILE, WEIGHTS_FILE
+from mmsent.hub.folder_check import folder_file
+from mmsent.hub.manifest import verify_manifest
+from mmsent.hub.pretrained import load_trained_weights
 from mmsent.models import MultimodalSentimentModel
-from mmsent.runtime import pick_device
-
-STATE_FILE = "training_state.pt"  # optimiser, scheduler and scaler state: what resuming needs
 
 
 def save_checkpoint(
     directory: str | Path,
     model: MultimodalSentimentModel,
-    label_encoder: LabelVocab | None = None,
-    config: TrainConfig | None = None,
+    config: TrainConfig,
+    *,
+    epoch: int,
+    history: list[dict],
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    scaler: torch.amp.GradScaler,
 ) -> Path:
-    """Write model.safetensors, config.json (model + training + profile), labels.json and the
-    folder's manifest (`mmsent.manifest`: every file's SHA-256, checked by `load_checkpoint`)."""
+    """Write `model`'s folder (`save_pretrained`, recipe `config`) and the resume state after `epoch`."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
-    save_file(state, directory / WEIGHTS_FILE)
-    meta = {
-        "mmsent_version": __version__,
-        "profile": model.encoders.profile,
-        "model": model.config_dict(),
-        "train": asdict(config or TrainConfig()),
-    }
-    (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
-    if label_encoder is not None:
-        label_encoder.save(directory / LABELS_FILE)
-    write_manifest(directory, exclude=(STATE_FILE,))
-    return directory
-
-
-def load_checkpoint(
-    directory: str | Path, encoders: Encoders | None = None, device: str | torch.device | None = None
-) -> tuple[MultimodalSentimentModel, LabelVocab, TrainConfig]:
-    """Rebuild the model saved by `save_checkpoint`; returns (model, label_encoder, train_config).
-
-    The encoders are loaded by the checkpoint's profile unless you pass them. Raises
-    `CheckpointError` (naming the file) when the folder's files are missing, damaged or do not
-    belong together (see `mmsent.checkpoint_check`).
-    """
-    directory = Path(directory)
-    meta, labels = read_checkpoint(directory)
-    encoders = encoders or load_encoders(meta["profile"])
-    model = MultimodalSentimentModel.from_config(encoders, meta["model"])
-    restore_weights(model, directory, labels)
-    model.to(pick_device(device and str(device))).eval()
-    return model, labels, TrainConfig.from_dict(meta["train"])
-
-
-def save_training_state(directory, epoch, history, optimizer, scheduler, scaler) -> None:
+    model.save_pretrained(directory, recipe=config)
     state = {
         "epoch": epoch,
         "history": json.dumps(history),
@@ -72,13 +50,36 @@ def save_training_state(directory, epoch, history, optimizer, scheduler, scaler)
         "scheduler": scheduler.state_dict(),
         "scaler": scaler.state_dict(),
     }
-    torch.save(state, Path(directory) / STATE_FILE)
+    torch.save(state, directory / TRAINING_STATE_FILE)
+    return directory
 
 
-def load_training_state(directory, model, optimizer, scheduler, scaler) -> tuple[int, list[dict]]:
-    model.load_state_dict(load_file(Path(directory) / WEIGHTS_FILE))
-    state = torch.load(Path(directory) / STATE_FILE, weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    scaler.load_state_dict(state["scaler"])
-    return state["epoch"], json.loads(state["history"])
+def can_resume(directory: str | Path | None) -> bool:
+    """Whether `directory` holds a checkpoint with its resume state."""
+    return directory is not None and (Path(directory) / TRAINING_STATE_FILE).exists()
+
+
+def load_checkpoint(directory, model, optimizer, scheduler, scaler) -> tuple[int, list[dict]]:
+    """Load a checkpoint's weights into `model` (built like the one saved) and its resume state into the
+    optimiser, scheduler and scaler; returns (the epoch reached, the history so far). The folder is checked
+    like any model folder (its manifest; the weights' names and shapes those `model` trains); a resume state
+    that is damaged or of another model is a `CheckpointError` saying to delete it, never half-restored."""
+    directory = Path(directory)
+    verify_manifest(directory, required=(CONFIG_FILE, WEIGHTS_FILE))
+    state_path = folder_file(directory, TRAINING_STATE_FILE)
+    try:
+        state = torch.load(state_path, weights_only=True)
+        epoch, history = state["epoch"], json.loads(state["history"])
+        if not isinstance(epoch, int) or epoch < 0 or not isinstance(history, list):
+            raise ValueError(f"epoch {epoch!r:.40}, history of type {type(history).__name__}")
+        load_trained_weights(model, directory / WEIGHTS_FILE)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+    except (OSError, SafetensorError, pickle.UnpicklingError, RuntimeError, ValueError, KeyError, TypeError,
+            EOFError, CheckpointError) as error:  # fmt: skip
+        raise CheckpointError(
+            f"{state_path}: the saved training state cannot be resumed ({type(error).__name__}: "
+            f"{' '.join(str(error).split())[:200]}); delete {directory} to start the run over."
+        ) from error
+    return epoch, history

@@ -11,14 +11,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mmsent import distributed
 from mmsent.config import TrainConfig
 from mmsent.data import LabelVocab, ReviewDataset, make_loader
-from mmsent.features import ImageFeatures
+from mmsent.features.text_states import TextStates
+from mmsent.features.vectors import ImageFeatures
 from mmsent.models import MultimodalSentimentModel
 from mmsent.progress import progress_bar
 from mmsent.runtime import autocast_dtype
-from mmsent.text_cache import TextStates
+from mmsent.train import distributed
 from mmsent.train.metrics import classification_metrics, confusion_counts
 from mmsent.train.steps import model_inputs, pad_id
 
@@ -91,7 +91,7 @@ def predict_reviews(
     model: MultimodalSentimentModel,
     texts: list[str],
     image_paths: list[str | Path | None],
-    label_encoder: LabelVocab,
+    labels: LabelVocab,
     config: TrainConfig | None = None,
 ) -> Predictions:
     """Predict reviews given as plain text and photo paths (None = no photo)."""
@@ -99,7 +99,7 @@ def predict_reviews(
         {
             "text": texts,
             "image_path": [str(Path(p).resolve()) if p is not None else None for p in image_paths],
-            "label": label_encoder.classes[0],  # placeholder: predict() ignores the targets' meaning
+            "label": labels.classes[0],  # placeholder: predict() ignores the targets' meaning
             "label_id": 0,
         }
     )

@@ -10,26 +10,23 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mmsent import distributed
 from mmsent.config import TrainConfig
-from mmsent.data import LabelVocab, ReviewDataset, make_loader
-from mmsent.features import ImageFeatures, encode_dataset_images, on_gpu_if_room
+from mmsent.data import ReviewDataset, make_loader
+from mmsent.features.cached import CachedFeatures
+from mmsent.features.text_states import encode_frozen_text
+from mmsent.features.vectors import (
+    caches_image_features,
+    encode_dataset_images,
+    on_gpu_if_room,
+)
 from mmsent.models import MultimodalSentimentModel
+from mmsent.models.text_layers import frozen_layer_count
 from mmsent.progress import progress_bar
 from mmsent.runtime import autocast_dtype, seed_everything
-from mmsent.text_cache import TextStates, encode_frozen_text, frozen_layer_count
-from mmsent.train.checkpoints import (
-    STATE_FILE,
-    load_training_state,
-    save_checkpoint,
-    save_training_state,
-)
+from mmsent.train import distributed
+from mmsent.train.checkpoints import can_resume, load_checkpoint, save_checkpoint
 from mmsent.train.evaluation import evaluate
 from mmsent.train.steps import attention_loss, make_optimizer, model_inputs, pad_id, warmup_then_decay
-
-
-def _uses_cache(model: MultimodalSentimentModel, config: TrainConfig) -> bool:
-    return config.cache_image_features and model.mode != "text_only" and model.freeze_image
 
 
 def fit(
@@ -39,25 +36,21 @@ def fit(
     config: TrainConfig | None = None,
     *,
     checkpoint_dir: str | Path | None = None,
-    label_encoder: LabelVocab | None = None,
     resume: bool = False,
-    train_features: ImageFeatures | None = None,
-    val_features: ImageFeatures | None = None,
-    train_text: TextStates | None = None,
-    val_text: TextStates | None = None,
+    cached: CachedFeatures | None = None,
     attention_targets: torch.Tensor | None = None,
     progress: bool = True,
     log=print,
 ) -> pd.DataFrame:
     """Train `model` and validate after every epoch; returns the history, one row per epoch.
 
-    With `checkpoint_dir`, the model, its config, the label encoder and the optimiser state
-    are written after every epoch; `resume=True` continues from what is there.
-    Pass `train_features` / `val_features` (from `encode_dataset_images`) to reuse photos
-    already encoded, e.g. by another model over the same frozen image encoder; likewise
-    `train_text` / `val_text` (from `mmsent.text_cache.encode_frozen_text`) for the frozen text
-    layers (used when `config.cache_text_layers` and the model has some).
-    `attention_targets` [train rows, patches] (e.g. `mmsent.attention_check.damage_targets`):
+    With `checkpoint_dir`, the model folder (`save_pretrained`'s format: its config names the labels) and
+    the resume state are written after every epoch; `resume=True` continues from what is there.
+    Pass `cached` (`CachedFeatures`: "train" / "val" image features from `encode_dataset_images`, frozen
+    text states from `encode_frozen_text`) to reuse what is already encoded, e.g. by another model over
+    the same frozen encoders; what it lacks is encoded here (text states when `config.cache_text_layers`
+    and the model has frozen text layers).
+    `attention_targets` [train rows, patches] (e.g. `mmsent.analysis.attention_lift.damage_targets`):
     where the attention should look in each training photo, rows summing to 1 (all zeros: no
     target); adds `config.attention_loss_weight` x `attention_loss` to what is minimised
     (train_loss in the history stays the cross-entropy, comparable with val_loss).
@@ -67,8 +60,11 @@ def fit(
     config = config or TrainConfig()
     device = next(model.parameters()).device
     seed_everything(config.seed)
+    cached = cached or CachedFeatures()
+    train_features, val_features = cached.image.get("train"), cached.image.get("val")
+    train_text, val_text = cached.text.get("train"), cached.text.get("val")
 
-    if _uses_cache(model, config):
+    if caches_image_features(model, config):
         if train_features is None:
             train_features = encode_dataset_images(model, train_set, config.batch_size, progress=progress)
         if val_set is not None and val_features is None:
@@ -103,8 +99,8 @@ def fit(
 
     history: list[dict] = []
     start_epoch = 0
-    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / STATE_FILE).exists():
-        start_epoch, history = load_training_state(checkpoint_dir, model, optimizer, scheduler, scaler)
+    if resume and can_resume(checkpoint_dir):
+        start_epoch, history = load_checkpoint(checkpoint_dir, model, optimizer, scheduler, scaler)
         log(f"resumed from {checkpoint_dir} after epoch {start_epoch}")
 
     for epoch in range(start_epoch, config.epochs):
@@ -125,10 +121,10 @@ def fit(
         total_loss, seen = 0.0, 0
         bar = progress_bar(loader, desc=f"epoch {epoch + 1}/{config.epochs}", enabled=progress)
         for step, batch in enumerate(bar, start=1):
-            labels = batch["labels"].to(device)
+            targets = batch["labels"].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 output = net(**model_inputs(batch, device, train_features, train_text))
-            loss = F.cross_entropy(output.logits.float(), labels)
+            loss = F.cross_entropy(output.logits.float(), targets)
             objective = loss
             if attention_targets is not None:
                 targets = attention_targets[batch["indices"]].to(device, non_blocking=True)
@@ -141,8 +137,8 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            total_loss += loss.detach() * len(labels)  # stays on the device: no GPU sync per step
-            seen += len(labels)
+            total_loss += loss.detach() * len(targets)  # stays on the device: no GPU sync per step
+            seen += len(targets)
             if progress and (step % 10 == 0 or step == len(loader)):  # .item() waits for the GPU
                 bar.set_postfix(loss=f"{total_loss.item() / seen:.3f}")
 
@@ -154,8 +150,8 @@ def fit(
         row["seconds"] = time.perf_counter() - started
         history.append(row)
         if checkpoint_dir is not None and main:
-            save_checkpoint(checkpoint_dir, model, label_encoder, config)
-            save_training_state(checkpoint_dir, epoch + 1, history, optimizer, scheduler, scaler)
+            save_checkpoint(checkpoint_dir, model, config, epoch=epoch + 1, history=history,
+                            optimizer=optimizer, scheduler=scheduler, scaler=scaler)
         if main:
             log(_epoch_line(row, config.epochs))
     return pd.DataFrame(history)

@@ -7,9 +7,9 @@ import torch
 
 from mmsent.compat import fused_adamw_works
 from mmsent.config import TrainConfig
-from mmsent.features import ImageFeatures
+from mmsent.features.text_states import TextStates
+from mmsent.features.vectors import ImageFeatures
 from mmsent.models import PRETRAINED_PREFIXES, MultimodalSentimentModel
-from mmsent.text_cache import TextStates
 
 
 def model_inputs(

@@ -8,13 +8,17 @@ only those above it:
     tokenizer       a word-level tokenizer over the closed vocabulary
     decoder         nanoGPT-style causal self-attention blocks that return their attention weights
     cross_attention Flamingo's tanh-gated cross-attention (gates start at zero)
+    vision          the top layers of the course CLIP's vision tower, fine-tuned with the model; the
+                    frozen states that enter them, computed once per photo
     model           VisionLanguageModel: "blind", "llava" (projected prefix) or "flamingo"; save/load
-    features        the photos' offline-CLIP patch tokens, computed once
     training        batches and next-word training
     generate        greedy and temperature / top-k decoding, with where each written word looked
     evaluate        exact match, caption accuracy, hallucination rate, attention lift of damage words
     card            the evaluation table and the model card
     pretrain        `python -m mmsent pretrain-vlm`: train, grade and save the three models
+    open_model      a real open VLM from the hub (online), asked the same questions, graded the same way
+
+May import: errors, paths, progress, compat, data, encoders, hub, analysis, generation.
 """
 
 from mmsent.vlm.generate import generate, next_token

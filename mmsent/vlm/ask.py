@@ -11,14 +11,13 @@ from types import SimpleNamespace
 
 from mmsent.data import open_rgb
 from mmsent.encoders import clip_image_processor
-from mmsent.paths import OFFLINE_CLIP_DIR, VLM_DIR
-from mmsent.vlm.features import patch_tokens
+from mmsent.paths import vlm_dir
 from mmsent.vlm.generate import generate
 from mmsent.vlm.model import VisionLanguageModel
 from mmsent.vlm.text import CAPTION_PROMPT
 from mmsent.vlm.tokenizer import WordTokenizer
+from mmsent.vlm.vision import clip_states
 
-VLM_MODEL_DIR = VLM_DIR / "llava"
 QUESTIONS: tuple[str, ...] = (
     CAPTION_PROMPT, "is it damaged ?", "what is it ?", "what is the damage ?", "where is the damage ?",
     "is there a crack ?", "is there a burn ?", "is there a dent ?", "is there a torn box ?",
@@ -28,9 +27,12 @@ QUESTIONS: tuple[str, ...] = (
 class PhotoQuestions:
     """A vision-language model and the CLIP it reads, loaded once; `ask` answers one question."""
 
-    def __init__(self, model_dir: Path = VLM_MODEL_DIR, clip_dir: Path = OFFLINE_CLIP_DIR) -> None:
+    def __init__(self, model_dir: Path | None = None, clip_dir: Path | None = None) -> None:
+        """`model_dir` default: the course's LLaVA-style model (`vlm_dir() / "llava"`); `clip_dir`: the
+        offline CLIP."""
         from mmsent.generation.prompts import load_course_clip
 
+        model_dir = model_dir or vlm_dir() / "llava"
         self.model = VisionLanguageModel.from_pretrained(model_dir)
         self.tokenizer = WordTokenizer.from_pretrained(model_dir)
         clip, _ = load_course_clip(clip_dir)
@@ -44,8 +46,9 @@ class PhotoQuestions:
         and `mmsent.errors` data errors for a photo that cannot be read.
         """
         self.tokenizer.encode(question)  # unknown words: a ValueError that lists the known ones
-        tokens = patch_tokens([open_rgb(photo)], self.encoders)  # [1, patches, dim]
-        return generate(self.model, self.tokenizer, question, tokens).texts[0]
+        top_layers = self.model.config.vision_layers
+        states = clip_states([open_rgb(photo)], top_layers, self.encoders)  # [1, 1 + patches, dim]
+        return generate(self.model, self.tokenizer, question, states).texts[0]
 
 
 def add_question_box(gr, photo) -> None:

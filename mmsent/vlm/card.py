@@ -21,7 +21,7 @@ def evaluation_table(metrics: dict) -> str:
     for kind, row in metrics["models"].items():
         lift = " / ".join(f"{row['lift'][word]:.2f}" if word in row["lift"] else "–"
                           for word in ("crack", "burn", "dent"))
-        cells = [NAMES[kind], *(f"{row['answers'][t]:.3f}" for t in QUESTION_TYPES),
+        cells = [NAMES.get(kind, kind), *(f"{row['answers'][t]:.3f}" for t in QUESTION_TYPES),
                  f"{row['product_accuracy']:.3f}", f"{row['state_accuracy']:.3f}",
                  f"{row['hallucination_rate']:.3f}", lift]
         lines.append("| " + " | ".join(cells) + " |")
@@ -30,7 +30,7 @@ def evaluation_table(metrics: dict) -> str:
 
 def vlm_card(metrics: dict) -> str:
     """The README.md of the folder that holds the three models."""
-    recipe = metrics["recipe"]
+    recipe, llava = metrics["recipe"], metrics["models"]["llava"]
     return f"""---
 license: mit
 tags: [vision-language, image-to-text, visual-question-answering, course]
@@ -40,8 +40,9 @@ tags: [vision-language, image-to-text, visual-question-answering, course]
 
 Three small causal decoders (nanoGPT-style, {metrics['models']['llava']['parameters']:,} parameters for
 the LLaVA-style one) that write about the course's generated product photos, reading the offline CLIP's
-patch tokens (`data/clip-offline`, frozen): `llava/` (projected prefix), `flamingo/` (tanh-gated
-cross-attention) and `blind/` (the same decoder without the photo). Notebook 09, "Models that talk
+patch tokens (`data/clip-offline`, its top {recipe.get('vision_layers', 0)} vision layers fine-tuned with
+each model, the rest frozen): `llava/` (projected prefix), `flamingo/` (tanh-gated cross-attention) and
+`blind/` (the same decoder without the photo). Notebook 09, "Models that talk
 about pictures", teaches them.
 
 Load: `VisionLanguageModel.from_pretrained("data/vlm-offline/llava")` and
@@ -56,14 +57,17 @@ the damage word on the true damage mask (1 = no preference).
 {evaluation_table(metrics)}
 ## Training
 
-`python -m mmsent pretrain-vlm` (seed {recipe['seed']}): {recipe['photos']} generated photos (intact and
-damaged, never the review set's), {recipe['steps']} AdamW steps of batch {recipe['batch_size']} per model,
-{metrics['wall_seconds']:.0f} s in all on {metrics['cpu']} (torch {metrics['torch']}).
+`python -m mmsent pretrain-vlm` (seed {recipe['seed']}): {recipe['photos']} generated photos (intact
+and damaged, never the review set's), {recipe['steps']} AdamW steps of batch {recipe['batch_size']} per
+model (examples drawn task first), {metrics['wall_seconds']:.0f} s in all on {metrics['cpu']}
+(torch {metrics['torch']}).
 
 ## Limits
 
 Trained only on drawn photos and a closed vocabulary of about forty words: it cannot describe a real
-photo, and refuses words it never saw. Even on drawn photos it hallucinates (the table's
-"hallucination" column): it did not learn on which side the damage is ("where" stays near its blind
-ceiling), and it misses dents more than any other damage. Check its words against the photo.
+photo, and refuses words it never saw. Even on drawn photos it errs:
+{llava['hallucination_rate']:.0%} of the LLaVA-style model's captions name something the photo does
+not have, it answers "is it damaged ?" right {llava['answers']['damaged']:.0%} of the time and "where
+is the damage ?" {llava['answers']['where']:.0%} (blind ceiling {metrics['blind_ceilings']['where']:.0%}).
+Check its words against the photo.
 """

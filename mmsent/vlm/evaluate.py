@@ -6,18 +6,19 @@
   side that is not the truth's), CHAIR-style, decided word by word from the generator's truth;
 - where the damage words look: when a caption names the photo's true damage ("crack", "burn",
   "dent"), the attention of the position that chose that word over the patches, and its **lift** on
-  the true damage mask (`mmsent.attention_check.attention_lift`: 1 = no preference, 3 = three times
+  the true damage mask (`mmsent.analysis.attention_lift.attention_lift`: 1 = no preference, 3 = three times
   more attention on the damage than its area).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from mmsent.attention_check import attention_lift
+from mmsent.analysis.attention_lift import attention_lift
 from mmsent.data.synth import PRODUCT_NOUNS, PRODUCTS
 from mmsent.vlm.generate import generate
 from mmsent.vlm.model import VisionLanguageModel
@@ -29,25 +30,33 @@ LOOK_WORDS: tuple[str, ...] = ("crack", "burn", "dent")  # damage words with a m
 _PRODUCT_WORD = {product: PRODUCT_NOUNS[product].split()[-1] for product in PRODUCTS}
 
 
-def _batches(model: VisionLanguageModel, patch_tokens: torch.Tensor, rows: list[int]) -> torch.Tensor | None:
-    return None if model.config.kind == "blind" else patch_tokens[rows]
+def _batches(model: VisionLanguageModel, clip_states: torch.Tensor, rows: list[int]) -> torch.Tensor | None:
+    return None if model.config.kind == "blind" else clip_states[rows]
 
 
-def answer_accuracy(model: VisionLanguageModel, tokenizer: WordTokenizer, items: list[Example],
-                    patch_tokens: torch.Tensor) -> dict[str, float]:
-    """Exact-match accuracy per question type (greedy answers). patch_tokens [photos, patches, dim]."""
+def grade_answers(items: list[Example], answer: Callable[[str, list[int]], list[str]]) -> dict[str, float]:
+    """Exact-match accuracy per question type of any model: `answer(prompt, photo rows)` returns one
+    answer per row (the course's models, or a real open VLM's normalised answers)."""
     by_prompt: dict[str, list[Example]] = defaultdict(list)
     for item in items:
         if item.task != "caption":
             by_prompt[item.prompt].append(item)
     right, total = defaultdict(int), defaultdict(int)
     for prompt, group in by_prompt.items():
-        rows = [item.photo for item in group]
-        said = generate(model, tokenizer, prompt, _batches(model, patch_tokens, rows), batch=len(rows)).texts
-        for item, answer in zip(group, said, strict=True):
-            right[item.task] += answer == item.answer
+        said = answer(prompt, [item.photo for item in group])
+        for item, reply in zip(group, said, strict=True):
+            right[item.task] += reply == item.answer
             total[item.task] += 1
     return {task: right[task] / total[task] for task in QUESTION_TYPES if total[task]}
+
+
+def answer_accuracy(model: VisionLanguageModel, tokenizer: WordTokenizer, items: list[Example],
+                    clip_states: torch.Tensor) -> dict[str, float]:
+    """Exact-match accuracy per question type (greedy answers). clip_states [photos, 1 + patches, dim]."""
+    def answer(prompt: str, rows: list[int]) -> list[str]:
+        return generate(model, tokenizer, prompt, _batches(model, clip_states, rows), batch=len(rows)).texts
+
+    return grade_answers(items, answer)
 
 
 def caption_facts(text: str) -> PhotoTruth:
@@ -66,11 +75,11 @@ def hallucinates(said: PhotoTruth, truth: PhotoTruth) -> bool:
 
 
 def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
-                   patch_tokens: torch.Tensor) -> dict:
+                   clip_states: torch.Tensor) -> dict:
     """Caption every photo (greedy) and grade it. Returns product_accuracy, state_accuracy,
     hallucination_rate, lift (mean per damage word, over correctly named twin photos), captions."""
     rows = list(range(len(photos)))
-    tokens = _batches(model, patch_tokens, rows)
+    tokens = _batches(model, clip_states, rows)
     generated = generate(model, tokenizer, CAPTION_PROMPT, tokens, batch=len(rows))
     claims = [caption_facts(text) for text in generated.texts]
     pairs = list(zip(claims, [photo.truth for photo in photos], strict=True))
@@ -92,8 +101,8 @@ def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos:
 
 
 def evaluate_vlm(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
-                 items: list[Example], patch_tokens: torch.Tensor) -> dict:
+                 items: list[Example], clip_states: torch.Tensor) -> dict:
     """One row of the evaluation table: accuracy per question type + the caption scores (no captions)."""
-    captions = caption_scores(model, tokenizer, photos, patch_tokens)
+    captions = caption_scores(model, tokenizer, photos, clip_states)
     captions.pop("captions")
-    return {"answers": answer_accuracy(model, tokenizer, items, patch_tokens), **captions}
+    return {"answers": answer_accuracy(model, tokenizer, items, clip_states), **captions}

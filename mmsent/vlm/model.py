@@ -7,25 +7,32 @@
   each block lets it look at the projected patch tokens (gates start at zero).
 
 All three share the decoder (`mmsent.vlm.decoder`), so a comparison between them is a comparison of
-how the image gets in, nothing else. The patch tokens are the course CLIP's (`clip_image_outputs`:
-vision ``last_hidden_state`` without CLS, through ``post_layernorm``), frozen and cached.
+how the image gets in, nothing else. The patch tokens are the course CLIP's: the two image models
+carry a trainable copy of the top `VLMConfig.vision_layers` layers of its vision tower
+(`mmsent.vlm.vision.VisionTop`) and read the frozen state that enters them, computed once per photo
+(`mmsent.vlm.vision.clip_states`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from mmsent.hub.model_files import load_model_files, save_model_files
 from mmsent.vlm.cross_attention import GatedCrossAttention
 from mmsent.vlm.decoder import Block, TokenEmbedding
+from mmsent.vlm.vision import VisionTop
 
 KINDS: tuple[str, ...] = ("blind", "llava", "flamingo")
+
+
+_SIZE_RANGES = (("vocab_size", 1, 1 << 16), ("dim", 1, 4096), ("layers", 1, 64), ("heads", 1, 64),
+                ("max_length", 1, 4096), ("patch_dim", 1, 4096), ("num_patches", 1, 4096),
+                ("vision_layers", 0, 64), ("vision_heads", 1, 64), ("vision_hidden", 1, 1 << 16))
 
 
 @dataclass
@@ -40,10 +47,18 @@ class VLMConfig:
     max_length: int = 24  # text tokens
     patch_dim: int = 128  # the CLIP vision width
     num_patches: int = 64  # 8 x 8 patches of the 64 px CLIP input
+    vision_layers: int = 2  # top CLIP vision layers trained with the model (0: post_layernorm only)
+    vision_heads: int = 4  # the CLIP vision tower's
+    vision_hidden: int = 512  # its MLP width
 
     def __post_init__(self) -> None:
+        """Every value checked before anything is built (a config.json from elsewhere included)."""
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        for name, low, high in _SIZE_RANGES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
 
 class Projector(nn.Module):
@@ -99,22 +114,34 @@ class VisionLanguageModel(nn.Module):
         self.norm = nn.LayerNorm(config.dim)
         self.head = nn.Linear(config.dim, config.vocab_size, bias=False)
         if config.kind != "blind":
+            self.vision = VisionTop(config.vision_layers, config.patch_dim, config.vision_heads,
+                                    config.vision_hidden)
             self.projector = Projector(config.patch_dim, config.dim, config.num_patches)
         if config.kind == "flamingo":
             self.cross = nn.ModuleList(GatedCrossAttention(config.dim, config.heads)
                                        for _ in range(config.layers))
         self.apply(_init_weights)
 
-    def forward(self, input_ids: torch.Tensor, patch_tokens: torch.Tensor | None = None) -> VLMOutput:
-        """input_ids [batch, length]; patch_tokens [batch, patches, patch_dim] (ignored when blind)."""
+    @classmethod
+    def from_clip(cls, config: VLMConfig, clip_model: nn.Module) -> VisionLanguageModel:
+        """A new model whose vision top starts as `clip_model`'s (a ``CLIPModel``, e.g. the offline
+        profile's ``load_encoders("offline").image_model``): how a model is built for training."""
+        model = cls(config)
+        if config.kind != "blind":
+            model.vision.load_clip(clip_model.vision_model)
+        return model
+
+    def forward(self, input_ids: torch.Tensor, clip_states: torch.Tensor | None = None) -> VLMOutput:
+        """input_ids [batch, length]; clip_states [batch, 1 + patches, patch_dim]: the CLIP states
+        that enter the vision top (`mmsent.vlm.vision.clip_states`; ignored when blind)."""
         x = self.embed(input_ids)  # [B, T, D]
         if self.config.kind == "blind":
             for block in self.blocks:
                 x, _ = block(x)
             return VLMOutput(self.head(self.norm(x)), None)
-        if patch_tokens is None:
-            raise ValueError(f"a {self.config.kind} model needs patch_tokens [batch, patches, patch_dim]")
-        prefix = self.projector(patch_tokens)  # [B, P, D]
+        if clip_states is None:
+            raise ValueError(f"a {self.config.kind} model needs clip_states [batch, 1 + patches, patch_dim]")
+        prefix = self.projector(self.vision(clip_states))  # [B, P / 4, D]
         looks = []
         if self.config.kind == "llava":
             patches = prefix.shape[1]
@@ -135,24 +162,14 @@ class VisionLanguageModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def save_pretrained(self, folder: str | Path) -> None:
-        """Write ``config.json`` (a `VLMConfig`) and ``model.safetensors`` into `folder`."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        save_file({name: tensor.contiguous() for name, tensor in self.state_dict().items()},
-                  str(folder / "model.safetensors"))
+        """Write the folder (`mmsent.hub.model_files`): the `VLMConfig` and every weight."""
+        save_model_files(folder, self, self.config)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> VisionLanguageModel:
         """The model `save_pretrained` wrote into `folder`, in eval mode."""
-        folder = Path(folder)
-        for name in ("config.json", "model.safetensors"):
-            if not (folder / name).is_file():
-                raise FileNotFoundError(f"{folder / name} is missing: not a saved vision-language model "
-                                        "(rebuild with `python -m mmsent pretrain-vlm`)")
-        model = cls(VLMConfig(**json.loads((folder / "config.json").read_text())))
-        model.load_state_dict(load_file(str(folder / "model.safetensors")))
-        return model.eval()
+        model, _ = load_model_files(folder, VLMConfig, cls, "vision-language model", "pretrain-vlm")
+        return model
 
 
 def _init_weights(module: nn.Module) -> None:

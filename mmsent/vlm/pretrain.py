@@ -12,16 +12,18 @@ from pathlib import Path
 
 import torch
 
+from mmsent.encoders import Encoders, load_encoders
 from mmsent.vlm.card import vlm_card
 from mmsent.vlm.evaluate import evaluate_vlm
-from mmsent.vlm.features import patch_tokens
 from mmsent.vlm.model import KINDS, VisionLanguageModel, VLMConfig
 from mmsent.vlm.text import blind_ceilings, examples
 from mmsent.vlm.tokenizer import WordTokenizer
 from mmsent.vlm.training import train_vlm
 from mmsent.vlm.truth import HELDOUT_SEED, Photo, make_photos
+from mmsent.vlm.vision import clip_states
 
-RECIPE = {"photos": 4000, "heldout": 600, "steps": 1500, "seed": 0, "batch_size": 64, "learning_rate": 2e-3}
+RECIPE = {"photos": 16000, "heldout": 600, "steps": 3000, "seed": 0, "batch_size": 64, "learning_rate": 2e-3,
+          "vision_learning_rate": 3e-4}
 
 
 def cpu_name() -> str:
@@ -35,10 +37,13 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def heldout_set(n: int = RECIPE["heldout"]) -> tuple[list[Photo], list, torch.Tensor]:
-    """The held-out photos, their examples and their CLIP patch tokens [n, patches, dim]."""
+def heldout_set(n: int = RECIPE["heldout"], top_layers: int = VLMConfig.vision_layers,
+                encoders: Encoders | None = None) -> tuple[list[Photo], list, torch.Tensor]:
+    """The held-out photos, their examples and their CLIP states [n, 1 + patches, dim] (what enters the
+    top `top_layers` vision layers the models fine-tune)."""
     photos = make_photos(n, HELDOUT_SEED)
-    return photos, examples([p.truth for p in photos], HELDOUT_SEED), patch_tokens([p.image for p in photos])
+    states = clip_states([p.image for p in photos], top_layers, encoders)
+    return photos, examples([p.truth for p in photos], HELDOUT_SEED), states
 
 
 def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = RECIPE["steps"],
@@ -49,29 +54,33 @@ def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = REC
     torch.manual_seed(seed)
     tokenizer = WordTokenizer()
     if progress:
-        print(f"pretrain-vlm: drawing {photos} + {heldout} photos and computing their CLIP patch tokens",
+        print(f"pretrain-vlm: drawing {photos} + {heldout} photos and computing their CLIP states",
               file=sys.stderr)
+    encoders = load_encoders("offline")
+    top_layers = VLMConfig.vision_layers
     train_photos = make_photos(photos, seed + 1)  # seed 0 -> TRAIN_SEED 1, never HELDOUT_SEED
     train_items = examples([p.truth for p in train_photos], seed + 1)
-    train_tokens = patch_tokens([p.image for p in train_photos])
-    test_photos, test_items, test_tokens = heldout_set(heldout)
+    train_states = clip_states([p.image for p in train_photos], top_layers, encoders)
+    test_photos, test_items, test_states = heldout_set(heldout, top_layers, encoders)
     rows, train_seconds = {}, {}
     for kind in KINDS:
         torch.manual_seed(seed)
-        model = VisionLanguageModel(VLMConfig(kind=kind, vocab_size=len(tokenizer)))
+        config = VLMConfig(kind=kind, vocab_size=len(tokenizer))
+        model = VisionLanguageModel.from_clip(config, encoders.image_model)
         clock = time.perf_counter()
-        losses = train_vlm(model, train_items, train_tokens, tokenizer, steps, seed,
+        losses = train_vlm(model, train_items, train_states, tokenizer, steps, seed,
                            batch_size=RECIPE["batch_size"], learning_rate=RECIPE["learning_rate"],
-                           progress=progress)
+                           vision_learning_rate=RECIPE["vision_learning_rate"], progress=progress)
         train_seconds[kind] = round(time.perf_counter() - clock, 1)
-        rows[kind] = {**evaluate_vlm(model, tokenizer, test_photos, test_items, test_tokens),
+        rows[kind] = {**evaluate_vlm(model, tokenizer, test_photos, test_items, test_states),
                       "final_loss": round(sum(losses[-50:]) / len(losses[-50:]), 4),
                       "parameters": model.num_parameters()}
         model.save_pretrained(out_dir / kind)
         tokenizer.save_pretrained(out_dir / kind)
     metrics = {
         "recipe": {"photos": photos, "heldout": heldout, "steps": steps, "seed": seed,
-                   "batch_size": RECIPE["batch_size"], "learning_rate": RECIPE["learning_rate"]},
+                   **{key: RECIPE[key] for key in ("batch_size", "learning_rate", "vision_learning_rate")},
+                   "vision_layers": top_layers},
         "blind_ceilings": blind_ceilings(test_items),
         "models": rows,
         "train_seconds": train_seconds,

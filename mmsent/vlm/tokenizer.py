@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from mmsent.errors import CheckpointError
+from mmsent.hub.folder_check import folder_file, read_small_json
 from mmsent.vlm.text import all_words
 
 PAD, BOS, ANSWER, EOS = "<pad>", "<bos>", "<ans>", "<eos>"
@@ -76,7 +78,11 @@ class WordTokenizer:
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> WordTokenizer:
         """The tokenizer `save_pretrained` wrote into `folder`."""
-        vocabulary = json.loads((Path(folder) / "vocab.json").read_text())
+        fix = "Rebuild it with `python -m mmsent pretrain-vlm`."
+        path = folder_file(Path(folder), "vocab.json")
+        vocabulary = read_small_json(path, fix=fix, kind=list)
+        if not all(isinstance(word, str) for word in vocabulary) or len(set(vocabulary)) != len(vocabulary):
+            raise CheckpointError(f"{path} must be a list of distinct words (strings). {fix}")
         if list(vocabulary[:len(SPECIALS)]) != list(SPECIALS):
             raise ValueError(f"{folder}/vocab.json does not start with the special tokens {SPECIALS}")
         return cls(vocabulary[len(SPECIALS):])

@@ -2,9 +2,13 @@
 
 The photo generator (`mmsent.data.synth.draw_photo`) is deterministic from its random stream, so
 every photo here comes with its truth. Drawn again from the same stream as *intact*, a crack, burn
-or dent photo is identical except where the damage is (the twin trick of `mmsent.attention_check`):
+or dent photo is identical except where the damage is (the twin trick of `mmsent.analysis.attention_lift`):
 the differing pixels are an exact damage mask, and the mask's centre says on which side of the
-photo the damage is. A torn box redraws the scene, so it has no mask and no side.
+photo the damage is. Damage near the middle has no side: the products stand in the middle of the
+photo, so about half the damage centres fall within a tenth of the width of it, where "left" or
+"right" would be a coin toss for a person too. A side is stated only when the centre is at least one
+CLIP patch (`SIDE_MARGIN`, an eighth of the width) from the middle. A torn box redraws the scene, so
+it has no mask and no side.
 
 Photos are drawn from their own stream (`VLM_STREAM`), never the review set's nor CLIP
 pretraining's, so the vision-language models never see a review photo or a CLIP training photo.
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from mmsent.attention_check import TWIN_DETAILS, damage_mask
+from mmsent.analysis.attention_lift import TWIN_DETAILS, damage_mask
 from mmsent.data.synth import DETAILS, PRODUCTS, draw_photo
 from mmsent.data.synth.vocabulary import pick
 
@@ -27,6 +31,7 @@ TRAIN_SEED = 1  # the photos the committed models were trained on
 HELDOUT_SEED = 20_241  # the photos they are graded on: a seed the training run never uses
 DAMAGES: tuple[str, ...] = DETAILS["damaged"]  # ("crack", "burn", "dent", "torn_box")
 SIDES: tuple[str, ...] = ("left", "right")
+SIDE_MARGIN = 1 / 8  # of the width: one of the offline CLIP's 8 x 8 patches
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,8 @@ class PhotoTruth:
     """What one generated photo shows.
 
     product: one of `PRODUCTS`; damage: one of `DAMAGES`, or "" for an intact product;
-    side: "left" / "right" (where the damage mask's centre is), or "" (intact, or a torn box).
+    side: "left" / "right" (where the damage mask's centre is, when clearly off the middle), or ""
+        (intact, a torn box, or damage near the middle).
     """
 
     product: str
@@ -56,9 +62,13 @@ class Photo:
 
 
 def mask_side(mask: np.ndarray) -> str:
-    """"left" or "right": the half of the photo that holds the mask's centre of mass (mask [H, W])."""
+    """"left" or "right": the half of the photo that holds the mask's centre of mass (mask [H, W]);
+    "" when that centre is less than `SIDE_MARGIN` of the width from the middle (or the mask is empty)."""
     columns = np.nonzero(mask)[1]
-    return SIDES[int(columns.mean() >= mask.shape[1] / 2)]
+    if not len(columns):
+        return ""
+    offset = (columns.mean() + 0.5) / mask.shape[1] - 0.5  # pixel centres: -0.5 (left edge) .. 0.5
+    return "" if abs(offset) < SIDE_MARGIN else SIDES[int(offset > 0)]
 
 
 def draw_truthful_photo(product: str, damage: str, rng_key: list[int], size: int = PHOTO_SIZE) -> Photo:
@@ -73,7 +83,7 @@ def draw_truthful_photo(product: str, damage: str, rng_key: list[int], size: int
     if damage in TWIN_DETAILS:
         twin = draw_photo(product, "intact", "", np.random.default_rng(rng_key), size)
         mask = damage_mask(twin, image)
-        side = mask_side(mask) if mask.any() else ""
+        side = mask_side(mask)
     return Photo(image, PhotoTruth(product, damage, side), mask)
 
 

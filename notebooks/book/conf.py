@@ -1,8 +1,8 @@
 """Sphinx configuration of the course book (`python -m mmsent book`): MyST-NB + sphinx-book-theme.
 
-`mmsent.book` stages the sources (this folder's pages, the README, the notebooks, the instructor's guide,
+`mmsent.cli.book` stages the sources (this folder's pages, the README, the notebooks, the instructor's guide,
 the datasheets, a generated quiz page) into the build folder, then runs Sphinx with this folder as its
-configuration directory. Execution is set by environment variables that `mmsent.book` fills in:
+configuration directory. Execution is set by environment variables that `mmsent.cli.book` fills in:
 MMSENT_BOOK_EXECUTE = "cache" (execute what changed since the last build) or "off";
 MMSENT_BOOK_NOT_EXECUTED = comma-separated notebooks shown without outputs; MMSENT_BOOK_CACHE = the
 jupyter-cache folder.
@@ -10,7 +10,7 @@ jupyter-cache folder.
 
 import os
 
-from mmsent.course import REPO_BRANCH, REPO_URL
+from mmsent.course.conventions import REPO_BRANCH, REPO_URL
 
 project = "mmsent: multimodal learning, a course"
 author = "the mmsent authors"
@@ -24,7 +24,7 @@ html_title = "mmsent"
 html_favicon = "favicon.svg"
 html_theme = "sphinx_book_theme"
 html_theme_options = {
-    "repository_url": REPO_URL,  # the one place that holds the address: mmsent.course
+    "repository_url": REPO_URL,  # the one place that holds the address: mmsent.course.conventions
     "repository_branch": REPO_BRANCH,
     "path_to_docs": "",  # the staged sources mirror the repository's layout
     "use_repository_button": True,

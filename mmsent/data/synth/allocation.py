@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from mmsent.data.splits import stratified_assignment
+
 SPLIT_FRACTIONS: dict[str, float] = {"train": 0.70, "val": 0.15, "test": 0.15}
 
 
@@ -29,12 +31,12 @@ def stratified_splits(frame: pd.DataFrame, rng: np.random.Generator,
     """One of train / val / test per row of `frame`, in `SPLIT_FRACTIONS` within every cell of `by`.
 
     Cells are visited in sorted order and each is shuffled with `rng`, so the same frame and seed
-    give the same splits.
+    give the same splits (`mmsent.data.splits.stratified_assignment`, as `split_table`).
     """
-    split = np.full(len(frame), "train", dtype=object)
-    for _, positions in sorted(frame.groupby(list(by)).indices.items()):
-        shuffled = positions[rng.permutation(len(positions))]
-        n_val, n_test = (round(len(shuffled) * SPLIT_FRACTIONS[name]) for name in ("val", "test"))
-        split[shuffled[:n_val]] = "val"
-        split[shuffled[n_val:n_val + n_test]] = "test"
+    split = stratified_assignment(
+        frame.groupby(list(by)).indices,
+        len(frame),
+        rng,
+        lambda n: (round(n * SPLIT_FRACTIONS["val"]), round(n * SPLIT_FRACTIONS["test"])),
+    )
     return split.tolist()

@@ -1,6 +1,6 @@
 """The synthetic set's vocabulary: products, photo states and details, text kinds, CSV columns.
 
-Every part of the generator (photos, captions, texts, the review table) and `mmsent.clip_pretrain`
+Every part of the generator (photos, captions, texts, the review table) and `mmsent.models.clip_pretrain`
 read these names from here, so a product or a detail is added in one place.
 """
 
