@@ -38,7 +38,7 @@ from mmsent.compat import (
     load_clip_tokenizer,
 )
 from mmsent.errors import MmsentError, UsageError
-from mmsent.paths import file_sha256, minilm_dir, offline_clip_dir
+from mmsent.paths import CONFIG_FILE, WEIGHTS_FILE, file_sha256, minilm_dir, offline_clip_dir
 
 PROFILE_ENV = "MMSENT_PROFILE"
 
@@ -235,16 +235,16 @@ def _no_loading_bars():
 def clip_weights_digest(clip_dir: Path) -> str:
     """First 12 hex digits of the SHA-256 of a CLIP checkpoint's weights: names the offline image encoder
     (its cache entries, a model folder's config) and the CLIP a text-to-image model was trained on."""
-    return file_sha256(clip_dir / "model.safetensors")[:12]
+    return file_sha256(clip_dir / WEIGHTS_FILE)[:12]
 
 
 def _load_offline(clip_dir: Path | None = None) -> Encoders:
     """Packaged MiniLM + the project's CLIP checkpoint (default `offline_clip_dir()`), from local folders
     only (no network)."""
     clip_dir = clip_dir or offline_clip_dir()
-    if not (clip_dir / "config.json").is_file():
+    if not (clip_dir / CONFIG_FILE).is_file():
         raise FileNotFoundError(
-            f"The offline CLIP checkpoint is missing: {clip_dir}/config.json not found. "
+            f"The offline CLIP checkpoint is missing: {clip_dir / CONFIG_FILE} not found. "
             "Build it with `python -m mmsent pretrain-clip` (a few minutes on a CPU), "
             "or set MMSENT_DATA_DIR to a data folder that has clip-offline/."
         )

@@ -28,6 +28,10 @@ DATA_DIR_ENV = "MMSENT_DATA_DIR"
 CACHE_ENV = "MMSENT_CACHE_DIR"
 OFF_VALUES = {"", "0", "off", "none", "false", "no"}  # values of CACHE_ENV that switch the cache off
 CHUNK_BYTES = 1 << 20
+# A model folder's settings and weights (the Hugging Face names), in every folder the kit saves or loads:
+# the sentiment model, the course CLIP, the audio encoder, the generator and the vision-language models.
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
 
 
 def data_dir() -> Path:

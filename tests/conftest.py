@@ -131,3 +131,24 @@ def run(tmp_path_factory):
 
         assert cli.main(argv) == 0
         yield csv, report
+
+
+@pytest.fixture
+def meta_builds_only(monkeypatch) -> list[str]:
+    """The devices `MultimodalSentimentModel` is built on during the test; a build off the meta device fails
+    it (a model that a folder's config makes huge must be refused on its meta skeleton, never allocated)."""
+    import torch
+
+    from mmsent.models import MultimodalSentimentModel
+
+    devices: list[str] = []
+    build = MultimodalSentimentModel.__init__
+
+    def spy(self, *args) -> None:
+        devices.append(torch.empty(0).device.type)
+        if devices[-1] != "meta":
+            pytest.fail("the real model (about 100 GB) was built")
+        build(self, *args)
+
+    monkeypatch.setattr(MultimodalSentimentModel, "__init__", spy)
+    return devices

@@ -148,7 +148,7 @@ def test_a_file_with_no_review_in_it_is_an_error_with_exit_2(tmp_path, capsys):
     assert cli.main(["import-amazon", str(notes), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "error: No line of" in err and "2 lines: 2 malformed" in err and "Traceback" not in err
-    assert not list((tmp_path / "out").iterdir())  # nothing written, not even a hidden work folder
+    assert not (tmp_path / "out").exists()  # nothing written, not even the folder or a hidden work folder
 
 
 # One Amazon review line, valid; each case below breaks one field's JSON type.
@@ -178,6 +178,42 @@ def test_values_of_another_json_type_than_the_format_are_malformed_lines(tmp_pat
         assert field in reasons[number], (field, reasons[number])
     frame = pd.read_csv(tmp_path / "out" / "reviews.csv")
     assert frame["rating"].tolist() == [5] and frame["asin"].tolist() == ["B01"]
+
+
+def test_text_that_utf8_cannot_hold_is_a_malformed_line(tmp_path, capsys):
+    """A lone surrogate escape ("\\ud800") is valid JSON but no text: the line is reported and skipped
+    wherever it is; a surrogate pair (an emoji written as two escapes) is text."""
+    rows = [VALID, {**VALID, "user_id": "U2", "text": "\ud800 lone"}, {**VALID, "user_id": "\udfff"},
+            {**VALID, "user_id": "U4", "title": "\ud83d\ude00"}]  # fmt: skip
+    lines = tmp_path / "r.jsonl"
+    lines.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="ascii")
+    report = import_amazon(lines, tmp_path / "out")
+    assert report.imported == 2 and sorted(dict(report.malformed)) == [2, 3]
+    assert "'\\ud800', half of a surrogate pair" in dict(report.malformed)[2]
+    assert pd.read_csv(tmp_path / "out" / "reviews.csv")["text"].tolist()[1] == "\U0001f600. Works well."
+    # only such lines: one error line, exit 2, and no --out folder left behind (nor its new parents)
+    lines.write_text(json.dumps(rows[1]) + "\n", encoding="ascii")
+    out = tmp_path / "new" / "out"
+    assert cli.main(["import-amazon", str(lines), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error: No line of" in err and "Traceback" not in err and not (tmp_path / "new").exists()
+
+
+def test_a_failed_import_keeps_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(Exception, match="No line of"):
+        import_amazon(_jsonl(tmp_path / "r.jsonl", ["not json"]), tmp_path / "mine")
+    assert (tmp_path / "mine").is_dir() and not list((tmp_path / "mine").iterdir())
+
+
+def test_text_with_nothing_visible_is_no_text(tmp_path):
+    """Only zero-width or format characters: empty, as the review table loader says (not imported, then
+    skipped by predict as empty)."""
+    rows = [VALID, {**VALID, "user_id": "U2", "title": "\u200b", "text": "\u200b\u200c\ufeff"},
+            {**VALID, "user_id": "U3", "title": "Fine", "text": "\u2060 \u200b"}]  # fmt: skip
+    report = import_amazon(_jsonl(tmp_path / "r.jsonl", rows), tmp_path / "out")
+    assert report.imported == 2 and dict(report.malformed) == {2: "no title and no text"}
+    assert pd.read_csv(tmp_path / "out" / "reviews.csv")["text"].tolist() == ["Good. Works well.", "Fine"]
 
 
 def test_a_review_repeated_is_reported_and_kept_once(tmp_path):

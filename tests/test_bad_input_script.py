@@ -12,6 +12,10 @@ from pathlib import Path
 from conftest import write_tiny_csv
 from PIL import Image
 
+from mmsent.hub.manifest import write_manifest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "model_folders"
+
 # Runs `python -m mmsent` once per case inside one interpreter (imports are paid once): each case's
 # output ends with a line "@@exit <status>"; an exception escaping the command prints its traceback.
 RUNNER = """
@@ -57,6 +61,20 @@ def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
     os.mkfifo(fifo)
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
+    crafted = Path(shutil.copytree(report / "model", tmp_path / "crafted"))  # header right, 4 bytes of data
+    weights = crafted / "model.safetensors"
+    header = json.loads(weights.read_bytes()[8 : 8 + int.from_bytes(weights.read_bytes()[:8], "little")])
+    header = {name: {**entry, "data_offsets": [0, 4]} for name, entry in header.items() if "shape" in entry}
+    text = json.dumps(header).encode()
+    weights.write_bytes(len(text).to_bytes(8, "little") + text + bytes(4))
+    write_manifest(crafted, exclude=("README.md",))
+    legacy = Path(shutil.copytree(FIXTURES / "checkpoint-v0", tmp_path / "legacy"))  # recipe batch_size 0
+    old = json.loads((legacy / "config.json").read_text())
+    old["train"]["batch_size"] = 0
+    (legacy / "config.json").write_text(json.dumps(old))
+    write_manifest(legacy)
+    surrogate = tmp_path / "surrogate.jsonl"
+    surrogate.write_text('{"rating": 5, "text": "\\ud800", "user_id": "U", "asin": "A", "timestamp": 1}\n')
     r, predict = str(tmp_path / "r"), ["predict", "--model", str(report / "model"), "--text", "hi"]
     train = ["train", "--profile", "tiny", "--epochs", "1", "--batch-size", "4", "--report-dir", r]
     cases = [
@@ -118,6 +136,9 @@ def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
             {},
         ),
         (["make-data", "--n", "5", "--out", str(tmp_path / "made")], {}),
+        (["predict", "--model", str(crafted), "--text", "hi"], {}),
+        (["predict", "--model", str(legacy), "--text", "hi"], {}),
+        (["import-amazon", str(surrogate), "--out", str(tmp_path / "imported")], {}),
     ]
     command = [sys.executable, "-c", RUNNER, json.dumps(cases)]
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
@@ -126,4 +147,4 @@ def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
     for (argv, env), output, tail in zip(cases, outputs, outputs[1:], strict=False):
         status = tail.split()[0]
         assert status == "2" and "error:" in output and "Traceback" not in output, (argv, env, output)
-    assert not Path(r).exists()
+    assert not Path(r).exists() and not (tmp_path / "imported").exists()

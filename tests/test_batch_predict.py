@@ -103,3 +103,21 @@ def test_photos_shared_and_cached_give_the_pixel_predictions(tiny_model_dir, tmp
         assert list(shared["status"]) == list(pixels["status"])
         np.testing.assert_allclose(shared[columns].to_numpy(), pixels[columns].to_numpy(), atol=1e-5)
     assert warm.loc[4, "gate"] == 0.0 and (warm.drop(index=4)["gate"] > 0).all()
+
+
+def test_csv_row_is_the_file_line_as_train_and_evaluate_number_it(tiny_model_dir, tmp_path):
+    """Blank lines and a two-line cell: each output row's csv_row (and its status) names the file line its
+    review starts on, the loader's numbers, across chunks."""
+    from mmsent.data import load_reviews
+
+    csv = tmp_path / "blank.csv"
+    csv.write_text('review_id,text,image_path\n\nr0,first,\n\nr1,"two\nlines",\nr2,   ,\n\nr3,last,\n')
+    model = MultimodalSentimentModel.from_pretrained(tiny_model_dir)
+    labels, config = model.config.label_vocab(), TrainConfig.from_dict(model.config.recipe)
+    predict_csv(model, csv, tmp_path / "out.csv", labels=labels, config=config, chunk_rows=2, progress=False)
+    table = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
+    assert list(table["review_id"]) == ["r0", "r1", "r2", "r3"] and list(table["csv_row"]) == [3, 5, 7, 9]
+    loaded = load_reviews(csv, require_labels=False, check_images=False)
+    assert list(loaded.frame["csv_row"]) == [3, 5, 9] and list(loaded.problems["row"]) == [3, 5, 7, 9]
+    assert table.loc[2, "status"] == "skipped: empty text" and pd.isna(table.loc[2, "predicted_label"])
+    assert table.drop(index=2)["predicted_label"].notna().all()  # each prediction on its own row

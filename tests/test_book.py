@@ -1,7 +1,8 @@
 """`python -m mmsent book`: the built site, served on 127.0.0.1 and read by a real headless Chromium.
 
 One build for the module, with execution off except notebook 00 (cheap: no encoder), as CI builds it:
-every page reached from the home page loads without console errors, every image loads, every internal link
+every page reached from the home page loads without console errors, every image loads and has alt text
+(plots: their titles or the Markdown above them, `book._describe_images`), every internal link
 (anchor included) resolves, the search finds "gate", the executed notebook shows its plot and its quiz
 (a choice clicked open shows its explanation), every notebook page shows its quiz whether executed or not,
 and the Colab button comes from mmsent.course.conventions.REPO_URL. Screenshots of the home page,
@@ -138,6 +139,11 @@ def test_every_page_loads_in_chromium_without_errors_and_with_its_images(site):
                 "img", "images => images.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
             )
             problems += [f"{url}: image did not load: {src}" for src in broken_images]
+            unnamed = page.eval_on_selector_all(  # alt text that says nothing: none, or the file's name
+                "img", r"images => images.filter(i => !/[a-z]{3}/i.test(i.alt)"
+                r" || /\.(png|jpe?g|gif|svg)$/i.test(i.alt)).map(i => i.src)"
+            )
+            problems += [f"{url}: image without alt text: {src}" for src in unnamed]
             if page.locator(".output.error, .output .traceback").count():
                 problems.append(f"{url}: shows an error output")
         assert not problems, "\n".join(problems[:20])
@@ -153,6 +159,7 @@ def test_every_page_loads_in_chromium_without_errors_and_with_its_images(site):
         plots = page.locator(".cell_output img")
         plots.first.wait_for(timeout=10_000)
         width = plots.first.evaluate("i => i.naturalWidth")
+        alt = plots.first.get_attribute("alt")  # from the plot's title in the notebook's code
         page.screenshot(path=ARTIFACTS / f"book-{EXECUTED}.png", full_page=False)
         plots.first.scroll_into_view_if_needed()
         page.screenshot(path=ARTIFACTS / f"book-{EXECUTED}-plot.png")
@@ -167,6 +174,7 @@ def test_every_page_loads_in_chromium_without_errors_and_with_its_images(site):
         titles = page.locator("#search-results ul.search li").all_inner_texts()  # every result, shown
         browser.close()
     assert width > 200 and progress_bars == 0 and quiz_opens
+    assert alt == "Figure: Nine bundled reviews with their photos; one row per kind of text", alt
     assert colab == f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/07_reading_the_attention.ipynb"
     assert any("Instructor" in title or "Glossary" in title for title in titles), titles[:10]
     for name in ("book-home.png", f"book-{EXECUTED}.png", f"book-{EXECUTED}-quiz.png", "book-07.png"):

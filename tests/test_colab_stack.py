@@ -43,7 +43,7 @@ def dry_run(args, **kwargs):
     assert list(args[1:4]) == ["-m", "pip", "install"], args
     return real_run([*args[:4], "--dry-run", "--report", report, *args[4:]], **kwargs)
 subprocess.run = dry_run
-from mmsent.course.conventions import install_on_colab
+from mmsent.course import install_on_colab  # as the set-up cell imports it
 install_on_colab(clone, extras)
 """
 

@@ -207,15 +207,27 @@ def test_evaluate_explanations_writes_the_table_and_the_gallery(bundled_kind, ca
     assert "| attention rollout |" in capsys.readouterr().out
 
 
-def test_explanations_of_other_data_skip_the_truth_and_say_why(bundled_kind, tiny_csv, capsys):
+def test_explanations_of_other_data_skip_the_truth_and_say_why(bundled_kind, tiny_csv, capsys, monkeypatch):
+    import matplotlib
+    from matplotlib import pyplot
+
     from mmsent.explain.report import write_explanations
     from mmsent.models import MultimodalSentimentModel
 
+    def refuse(*_, **__):
+        raise AssertionError("write_explanations switched the matplotlib backend")
+
+    monkeypatch.setattr(matplotlib, "use", refuse)
+    monkeypatch.setattr(pyplot, "switch_backend", refuse)
     model = MultimodalSentimentModel.from_pretrained(bundled_kind / "r" / "model")
     csv = tiny_csv(n=4)  # plain coloured squares: no generator wrote them, so no masks
     frame = pd.read_csv(csv)
     paths = [str(csv.parent / path) for path in frame["image_path"]]
+    mine = pyplot.figure()  # the caller's figure, open before: it stays open, and nothing else is left
+    figures = pyplot.get_fignums()
     explained = write_explanations(model, frame, paths, bundled_kind / "other", limit=2, progress=False)
+    assert pyplot.get_fignums() == figures and pyplot.fignum_exists(mine.number)
+    pyplot.close(mine)
     assert explained.note == NO_TRUTH and "need the truth" in capsys.readouterr().out
     assert explained.table["pointing game"].isna().all() and explained.table["deletion AUC"].notna().all()
 

@@ -139,3 +139,13 @@ def test_the_graph_has_no_cycle():
         if name not in state:
             visit(name, [])
     assert set(state) == set(graph)
+
+
+def test_architecture_page_lists_the_layers_in_this_order():
+    """ARCHITECTURE.md's layer table: its folders, bottom first, are FOLDERS; it names every top module."""
+    page = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    table = re.search(r"\| layer \(bottom first\).*?\n\n", page, re.DOTALL).group(0)
+    rows = [row.split("|")[1] for row in table.strip().splitlines()[2:]]
+    assert [name for row in rows for name in re.findall(r"`(\w+)/`", row)] == FOLDERS
+    top = table.splitlines()[2]
+    assert all(f"`{module}`" in top for module in [*ROOT[2:], *ABOVE_DATA]), top

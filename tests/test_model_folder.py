@@ -97,21 +97,13 @@ def test_every_recipe_value_is_type_and_range_checked(copy, change, field):
         MultimodalSentimentModel.from_pretrained(copy)
 
 
-def test_weight_shapes_are_compared_with_the_config_before_anything_is_allocated(copy, monkeypatch):
+def test_weight_shapes_are_compared_with_the_config_before_anything_is_allocated(copy, meta_builds_only):
     """A consistent config with a large dim (in range) over weights of dim 32: only a meta-device
     skeleton is built; the header's shapes refuse the folder before the real model is."""
-    devices = []
-    build = MultimodalSentimentModel.__init__
-
-    def spy(self, config, encoders):
-        devices.append(torch.empty(0).device.type)
-        build(self, config, encoders)
-
-    monkeypatch.setattr(MultimodalSentimentModel, "__init__", spy)
     _edit_config(copy, {"dim": 16_384})
     with pytest.raises(CheckpointError, match=r"model\.safetensors does not fit .*other shapes.*nothing was"):
         MultimodalSentimentModel.from_pretrained(copy)
-    assert devices == ["meta"]
+    assert meta_builds_only == ["meta"]
 
 
 def test_a_damaged_safetensors_header_is_refused_before_reading(copy):
@@ -121,6 +113,92 @@ def test_a_damaged_safetensors_header_is_refused_before_reading(copy):
     weights.write_bytes(bytes(data))
     write_manifest(copy, exclude=("README.md",))
     with pytest.raises(CheckpointError, match="not a safetensors file"):
+        MultimodalSentimentModel.from_pretrained(copy)
+
+
+def _rewrite_header(weights: Path, change, data=lambda old: old) -> None:
+    """Rewrite a safetensors file's header with `change(header)` and its data with `data(old data)`."""
+    raw = weights.read_bytes()
+    length = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + length])
+    change(header)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    weights.write_bytes(struct.pack("<Q", len(text)) + text + data(raw[8 + length :]))
+
+
+def _tensors(header: dict) -> list[dict]:
+    return [entry for name, entry in sorted(header.items()) if name != "__metadata__"]
+
+
+def _last(header: dict) -> dict:
+    return max(_tensors(header), key=lambda entry: entry["data_offsets"][1])
+
+
+HEADER_DAMAGE = {  # each keeps every name and shape: only the header against the file is wrong
+    "all at one span": (lambda h: [e.update(data_offsets=[0, 4]) for e in _tensors(h)], lambda _: bytes(4)),
+    "span past the end": (lambda h: _last(h)["data_offsets"].__setitem__(1, 1 << 40), lambda old: old),
+    "bytes left over": (lambda h: None, lambda old: old + bytes(8)),
+    "a truncated file": (lambda h: None, lambda old: old[:-4]),
+    "dtype of another size": (lambda h: _tensors(h)[0].update(dtype="F64"), lambda old: old),
+    "unknown dtype": (lambda h: _tensors(h)[0].update(dtype="F128"), lambda old: old),
+    "no offsets": (lambda h: _tensors(h)[0].pop("data_offsets"), lambda old: old),
+}
+
+
+@pytest.mark.parametrize("damage", HEADER_DAMAGE)
+def test_the_safetensors_header_is_checked_against_the_file_before_building(copy, damage, meta_builds_only):
+    """Names and shapes right, offsets, dtypes or size wrong: refused with only a meta skeleton built."""
+    _rewrite_header(copy / "model.safetensors", *HEADER_DAMAGE[damage])
+    write_manifest(copy, exclude=("README.md",))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors.*(header|data_offsets|tensor data|dtype)"):
+        MultimodalSentimentModel.from_pretrained(copy)
+    assert meta_builds_only == ["meta"]
+
+
+def test_a_crafted_header_for_a_huge_model_is_refused_before_building(copy, meta_builds_only):
+    """The reviewer's case: config dim 65536 / 1 head (allowed values), a header naming exactly the shapes
+    of that model (about 100 GB), and 4 bytes of data: refused on the meta skeleton, nothing allocated."""
+    _edit_config(copy, {"dim": 65_536, "num_heads": 1})
+    config = SentimentModelConfig.from_dict(json.loads((copy / "config.json").read_text()), copy)
+    with torch.device("meta"):
+        skeleton = MultimodalSentimentModel(config, load_encoders("tiny"))
+    header = {name: {"dtype": "F32", "shape": list(p.shape), "data_offsets": [0, 4]}
+              for name, p in skeleton.named_parameters() if p.requires_grad}  # fmt: skip
+    _rewrite_header(copy / "model.safetensors", lambda h: (h.clear(), h.update(header)), lambda _: bytes(4))
+    write_manifest(copy, exclude=("README.md",))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: tensor .* span 4 bytes"):
+        MultimodalSentimentModel.from_pretrained(copy)
+    assert meta_builds_only == ["meta", "meta"]  # the skeleton above, then the checked load's
+
+
+def test_a_model_far_larger_than_its_weights_file_is_refused_before_building(tmp_path, monkeypatch):
+    """Every model folder kind (`load_checked_module`): the header is right, but the config builds a model
+    whose unsaved tensors (a buffer) need 8 GB from a file of a few bytes: refused before the real build."""
+    from safetensors.torch import save_file
+
+    from mmsent.hub.folder_check import load_checked_module
+
+    class Masked(torch.nn.Module):
+        def __init__(self, size: int) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(2))
+            self.register_buffer("mask", torch.empty(size, dtype=torch.bool), persistent=False)
+
+    (tmp_path / "config.json").write_text(json.dumps({"size": 8 << 30}))
+    save_file({"weight": torch.zeros(2)}, tmp_path / "model.safetensors")
+    devices = []
+    build = lambda values: devices.append(torch.empty(0).device.type) or Masked(values["size"])  # noqa: E731
+    with pytest.raises(CheckpointError, match=r"config\.json describes a model whose weights need 8,5"):
+        load_checked_module(tmp_path, build, "Rebuild it.")
+    assert devices == ["meta"]
+    (tmp_path / "config.json").write_text(json.dumps({"size": 16}))  # a small buffer is no problem
+    assert load_checked_module(tmp_path, build, "Rebuild it.").mask.shape == (16,)
+
+
+def test_a_value_that_is_not_a_finite_number_is_named_as_such(copy):
+    _edit_config(copy, {"dropout": float("nan")})
+    with pytest.raises(CheckpointError, match=r"'dropout' is NaN; it must be a finite number, found NaN\."):
         MultimodalSentimentModel.from_pretrained(copy)
 
 

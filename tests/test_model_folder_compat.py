@@ -61,3 +61,32 @@ def test_a_folder_written_before_still_loads_to_the_same_probabilities(name, tmp
     assert (again / CONFIG_FILE).is_file() and (again / WEIGHTS_FILE).is_file()
     reloaded = MultimodalSentimentModel.from_pretrained(again, encoders=model.encoders, device="cpu")
     torch.testing.assert_close(_probabilities(reloaded), torch.tensor(RECORDED[name]), rtol=1e-4, atol=1e-5)
+
+
+def _legacy_with(tmp_path: Path, section: str, change: dict) -> Path:
+    """checkpoint-v0 with `change` in its config.json's `section` and a manifest that agrees."""
+    from mmsent.hub.manifest import write_manifest
+
+    folder = Path(shutil.copytree(FIXTURES / "checkpoint-v0", tmp_path / "old"))
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config[section].update(change)
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    write_manifest(folder)
+    return folder
+
+
+def test_an_older_folder_is_shape_checked_before_its_model_is_built(tmp_path, meta_builds_only):
+    """model.dim 65536 (an allowed value) over weights of dim 16: refused on a meta skeleton; the real
+    model (about 100 GB) is never built."""
+    folder = _legacy_with(tmp_path, "model", {"dim": 65_536, "num_heads": 1})
+    with pytest.raises(CheckpointError, match=r"model\.safetensors does not fit .*other shapes.*\[65536"):
+        MultimodalSentimentModel.from_pretrained(folder, encoders=load_encoders("tiny"), device="cpu")
+    assert meta_builds_only == ["meta"]
+
+
+@pytest.mark.parametrize(("change", "field"), [({"batch_size": 0}, "batch_size"), ({"lr": "fast"}, "lr"),
+                                               ({"mixed_precision": "fp8"}, "mixed_precision")])
+def test_an_older_folders_recipe_is_checked_like_todays(tmp_path, change, field):
+    folder = _legacy_with(tmp_path, "train", change)
+    with pytest.raises(CheckpointError, match=rf"config\.json \(train\): field '{field}' is .*; it must"):
+        MultimodalSentimentModel.from_pretrained(folder, encoders=load_encoders("tiny"), device="cpu")

@@ -243,6 +243,52 @@ def test_a_trickling_server_holds_a_photo_no_longer_than_its_deadline(tmp_path, 
     assert server.requests["/trickle.png"] == 1  # no time left for another attempt
 
 
+@pytest.mark.parametrize("stall", ["headers", "body"])
+def test_a_server_that_stalls_holds_a_photo_no_longer_than_its_deadline(tmp_path, stall):
+    """The headers (or 2 bytes of body) come just before the deadline, then nothing: every wait is cut to
+    the time left, so the photo ends at its deadline, not a whole read timeout later (about 2 x)."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+
+    class Stalling(BaseHTTPRequestHandler):
+        def log_message(self, *_) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if stall == "headers":
+                release.wait(2.7)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            if stall == "body":
+                release.wait(2.7)
+            self.wfile.write(b"\x89P")
+            self.wfile.flush()
+            release.wait(10)
+
+    listener = ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    listener.daemon_threads = True
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.server_address[1]}/stall.png"
+    try:
+        store = PhotoStore(tmp_path / "store", progress=False, deadline=3.0, read_timeout=30.0, retries=0)
+        started = time.monotonic()
+        fetched = store.fetch([url])[url]
+        seconds = time.monotonic() - started
+    finally:
+        release.set()
+        listener.shutdown()
+        listener.server_close()
+    assert fetched.problem == store_module.TIMED_OUT and "deadline of 3 s" in fetched.detail
+    # With the cut about 3 s; without it never under 5.7 s (2.7 s + a whole 3 s read timeout): the bound
+    # between them leaves 2 s for a loaded machine.
+    assert seconds < 5.0, seconds
+
+
 def test_the_deadline_comes_from_the_flag_else_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MMSENT_PHOTO_DEADLINE", "7.5")
     assert PhotoStore(tmp_path).deadline == 7.5 and PhotoStore(tmp_path, deadline=2).deadline == 2

@@ -9,6 +9,9 @@ row per input row, in input order:
     review_id, csv_row, [label: the input's, when it has one], predicted_label,
     p_<class> for each class, gate, status
 
+`csv_row` is the file line the row starts on, as train and evaluate report it (blank lines and the
+extra lines of a multi-line cell count).
+
 `status` is `ok`, `text-only: <why>` (the photo could not be used, so the review was scored on its
 text alone; its gate is 0) or `skipped: <why>` (no prediction: e.g. the text is blank; the
 prediction columns are empty). The file is written beside `out` and renamed into place when every
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,7 @@ import pandas as pd
 
 from mmsent.config import TrainConfig
 from mmsent.data import DataError, LabelVocab, ReviewDataset
+from mmsent.data.csvfile import record_starts
 from mmsent.data.photo_store import PhotoStore
 from mmsent.data.problems import SKIPPED, ProblemLog
 from mmsent.data.table import photo_root, read_chunks, validate_rows
@@ -88,8 +93,11 @@ def predict_csv(
     bar = progress_bar(desc="predicting rows", enabled=progress)
     try:
         with written_aside(out_path) as partial, open(partial, "w", newline="", encoding="utf-8") as out:
+            starts = record_starts(csv_path)  # the file line of each row, as train and evaluate say
             for raw in read_chunks(csv_path, chunk_rows, columns):
-                rows = _predict_chunk(model, raw, root, labels, config, allow_outside_paths, photos)
+                lines = np.array(list(islice(starts, len(raw))), dtype=np.int64)
+                lines = lines if len(lines) == len(raw) else None  # the csv module read it otherwise
+                rows = _predict_chunk(model, raw, root, labels, config, allow_outside_paths, photos, lines)
                 rows.to_csv(out, index=False, header=summary.rows == 0, float_format="%.6g")
                 _count(summary, rows)
                 bar.update(len(raw))
@@ -108,13 +116,15 @@ def _predict_chunk(
     config: TrainConfig,
     allow_outside_paths: bool,
     photos: PhotoStore | None,
+    lines: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The output rows of one chunk of the input, in its order."""
+    """The output rows of one chunk of the input, in its order; `lines`: the file line each row starts on
+    (None: numbered as a spreadsheet does, from the chunk's index)."""
     given = raw.pop("label") if "label" in raw.columns else None  # carried through, never needed
-    frame, problems = validate_rows(raw, root, True, allow_outside_paths, photos)
-    # The loader's review ids ("row<N>" where the input has none), so they match its problem reports.
-    ids = ProblemLog(raw).review_ids
-    out = pd.DataFrame({"review_id": ids, "csv_row": raw.index + 2}, index=raw.index)
+    frame, problems = validate_rows(raw, root, True, allow_outside_paths, photos, lines)
+    # The loader's review ids ("row<N>" where the input has none) and rows, so they match its reports.
+    log = ProblemLog(raw, lines)
+    out = pd.DataFrame({"review_id": log.review_ids, "csv_row": log.rows}, index=raw.index)
     if given is not None:
         out["label"] = given
     out["predicted_label"] = None
@@ -130,7 +140,7 @@ def _predict_chunk(
         if caches_image_features(model, config):  # each distinct photo encoded once (disk cache: ever)
             features = shared_image_features(encoders, dataset.image_paths, config.batch_size)
         result = predict(model, dataset, features=features, config=config)
-        at = frame["csv_row"].to_numpy() - 2  # the input rows these predictions belong to
+        at = pd.Series(raw.index, index=log.rows).loc[frame["csv_row"]].to_numpy()  # the rows predicted
         out.loc[at, "predicted_label"] = labels.decode(result.labels)
         out.loc[at, [f"p_{name}" for name in labels.classes]] = result.probabilities
         if result.gate is not None:

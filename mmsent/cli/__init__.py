@@ -4,7 +4,8 @@
 - `common`: the arguments several commands share; `arguments`: the argparse types (checked values);
 - the command groups, one module each: `train` (`train`, `evaluate`), `predict`, `demo`, `data`
   (`make-data`, `make-calls`, `import-amazon`), `pretrain` (`pretrain-clip`, `-generator`, `-vlm`,
-  `-audio`), `doctor`, `book`; `run_config`: `train --config run.yaml`.
+  `-audio`), `doctor`, `book`, `instructor` (`instructor-export`, `instructor-grade`); `run_config`:
+  `train --config run.yaml`.
 
 May import: errors, paths, choices, config, runtime, files, data, course, hub, models, train, analysis,
 explain, audio, generation, vlm, apply, exercises.

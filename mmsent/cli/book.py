@@ -35,6 +35,8 @@ NOTEBOOK_GLOBS = ["notebooks/[0-9]*.ipynb", "notebooks/solutions/[0-9]*.ipynb"]
 BADGE = re.compile(r"!\[Open In Colab\]\([^)]*\)")  # an image on the web: the book says it in words
 QUIZ_CELL = re.compile(r"^(nb\d\d)\.quiz\s*\Z", re.MULTILINE)  # the last line of a notebook's quiz cell
 LINK = re.compile(r"(\]\()([^)\s#]+)(#[^)\s]*)?(\))")  # a Markdown link or image target: ](path#anchor)
+TITLE = re.compile(r"""\b(?:title|suptitle|set_title)\(\s*f?(["'])(.+?)(?<!\\)\1""")  # a plot's literal title
+MARKUP = re.compile(r"\[([^\]]*)\]\([^)]*\)|[*`#>]|<[^>]+>")  # a link (its text is kept), emphasis, tags
 
 
 def require_sphinx() -> None:
@@ -74,11 +76,14 @@ def _stage(root: Path, src: Path) -> list[str]:
         text = (root / path).read_text(encoding="utf-8")
         if path.endswith(".ipynb"):
             notebook = json.loads(text)
+            previous = ""  # the text of the last Markdown cell: what the next figure shows
             for cell in notebook["cells"]:
                 if cell["cell_type"] == "markdown":
-                    cell["source"] = _retarget_links("".join(cell["source"]), Path(path), root, staged)
+                    previous = "".join(cell["source"])
+                    cell["source"] = _retarget_links(previous, Path(path), root, staged)
                 elif cell["cell_type"] == "code":
                     _show_quiz(cell)
+                    _describe_images(cell, previous)
             text = json.dumps(notebook, indent=1, ensure_ascii=False)
         else:
             text = _retarget_links(text, Path(path), root, staged)
@@ -101,6 +106,39 @@ def _show_quiz(cell: dict) -> None:
         quiz = importlib.import_module(f"mmsent.exercises.{found.group(1)}").quiz
         cell["outputs"] = [{"output_type": "display_data", "metadata": {},
                             "data": {"text/html": quiz._repr_html_(), "text/plain": f"Quiz: {quiz.title}"}}]
+
+
+def _describe_images(cell: dict, previous: str) -> None:
+    """Alt text for the pictures a code cell draws (MyST-NB's cell option `mystnb.image.alt`): the literal
+    titles the cell gives its plots, else the Markdown just above it (its heading and first sentence)."""
+    literal = TITLE.findall("".join(cell["source"]))
+    titles = [_plain(re.sub(r"\{[^}]*\}|\([^)]*\)|\\n|\\", " ", title)) for _, title in literal]
+    text = "; ".join(title for title in titles if len(re.findall(r"[A-Za-z]{2,}", title)) >= 3)
+    if not text:
+        heading = [_plain(line.lstrip("#")) for line in previous.splitlines() if line.startswith("#")]
+        body = [_plain(p) for p in re.split(r"\n\s*\n", previous) if p.strip() and not p.startswith("#")]
+        sentence = _first_sentence(body[0]) if body else ""
+        text = " - ".join(part for part in (heading[-1] if heading else "", sentence) if part)
+    options = cell.setdefault("metadata", {}).setdefault("mystnb", {}).setdefault("image", {})
+    text = text if len(text) <= 200 else text[:199].rsplit(" ", 1)[0] + "…"
+    options.setdefault("alt", f"Figure: {text}" if text else "Figure drawn by this notebook's code")
+
+
+def _first_sentence(text: str) -> str:
+    """The text up to its first full stop that is not inside quotes."""
+    sentence = ""
+    for part in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text):
+        sentence = f"{sentence} {part}".strip()
+        if sentence.count('"') % 2 == 0:
+            break
+    return sentence
+
+
+def _plain(markdown: str) -> str:
+    """Markdown -> plain text on one line: link texts kept; emphasis, tags, empty quotes, numbering gone."""
+    text = " ".join(MARKUP.sub(lambda m: m.group(1) or "", markdown).split())
+    text = re.sub(r"^\d+(\.\d+)*\.?\s+|[\"'] *[\"']", "", text)
+    return re.sub(r"\s+([:;,.])", r"\1", text).strip(" :;,(")
 
 
 def _quiz_page() -> str:

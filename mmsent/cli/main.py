@@ -27,10 +27,9 @@ import argparse
 import logging
 import sys
 
-from mmsent.cli import arguments, book, data, demo, doctor, predict, pretrain, train
+from mmsent.cli import arguments, book, data, demo, doctor, instructor, predict, pretrain, train
 from mmsent.cli.common import parse_command_line
 from mmsent.course.environment import check_environment
-from mmsent.exercises import export as instructor
 
 # The command groups, in the order --help lists their commands: each has add_parsers() and COMMANDS.
 GROUPS = (train, predict, demo, data, pretrain, doctor, book, instructor)

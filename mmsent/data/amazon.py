@@ -6,27 +6,27 @@ The public release (McAuley Lab, 2023) has one review per line::
      ..., "large_image_url": ..., "attachment_type": "IMAGE"}], "asin": "B0...", "parent_asin": "B0...",
      "user_id": "AE...", "timestamp": 1588687728923, "helpful_vote": 0, "verified_purchase": true}
 
-and a separate meta file, one product per line (`parent_asin`, `title`, `price`, `store`, `images`
-with a `variant` "MAIN" photo, `categories`, ...). `import_amazon` streams the reviews (any size: one
-line in memory at a time, the CSV written as it goes; the meta file is indexed in a temporary SQLite
-file, not in memory) and writes `reviews.csv` with
-
-- `review_id`: "a" + 16 hex digits of SHA-256(user_id, asin, timestamp): the same review gets the same
-  id in every import, whatever the file's order;
+and a separate meta file, one product per line (`parent_asin`, `title`, `price`, `store`, `images` with a
+`variant` "MAIN" photo, `categories`, ...). `import_amazon` streams the reviews (any size: one line in
+memory at a time, the CSV written as it goes; the meta file is indexed in a temporary SQLite file, not in
+memory) and writes `reviews.csv` with
+- `review_id`: "a" + 16 hex digits of SHA-256(user_id, asin, timestamp): the same review gets the same id
+  in every import, whatever the file's order;
 - `text`: the review's title and text joined ("Title. Text"), `label` by `LABEL_RULE` and `rating`;
-- `image_path`: the review's first photo (its medium-size URL; downloaded by `train` into the photo
-  store), blank when the reviewer posted none; `product_image_path`: the product's MAIN catalogue photo
-  from the meta file, so "customer photo" and "stock photo" can be compared;
+- `image_path`: the review's first photo (its medium-size URL; downloaded by `train` into the photo store),
+  blank when the reviewer posted none; `product_image_path`: the product's MAIN catalogue photo from the
+  meta file, so "customer photo" and "stock photo" can be compared;
 - `verified_purchase` (0/1), `helpful_votes`, `price`, `product_title`, `store`, `asin`, `parent_asin`,
   `timestamp`; the meta columns are blank for a product the meta file does not have.
 
-Every input line is accounted for: imported, dropped by the rating rule (3 stars, unless
-`three_classes`), a duplicate (the same user, item, time and text as an earlier line: kept once), or
-reported as malformed with its line number and reason (not JSON, not UTF-8, longer than
-`MAX_LINE_BYTES` (never read whole, gzip included), a missing field, a value of another JSON type than
-the format's (`FIELD_TYPES`: a boolean is no rating, an object no asin), a rating outside 1..5, no text);
-the counts go to the log and to `import_report.txt`. An existing `reviews.csv` is replaced only with
-`overwrite`, and only by a complete import that yielded reviews (`mmsent.files.replace`).
+Every input line is accounted for: imported, dropped by the rating rule (3 stars, unless `three_classes`),
+a duplicate (the same user, item, time and text as an earlier line: kept once), or reported as malformed
+with its line number and reason (not JSON, not UTF-8 (a lone surrogate escape "\\ud800" included), longer
+than `MAX_LINE_BYTES` (never read whole, gzip included), a missing field, a value of another JSON type
+than the format's (`FIELD_TYPES`: a boolean is no rating, an object no asin), a rating outside 1..5, no
+text: a title and text with nothing visible, as `mmsent.data.problems.is_missing` says); the counts go to
+the log and to `import_report.txt`. An existing `reviews.csv` is replaced only with `overwrite`, and only
+by a complete import that yielded reviews (`mmsent.files.replace`); a failed one leaves no folder it made.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import json
 import logging
 import math
 import os
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmsent.data.problems import is_missing
 from mmsent.errors import DataError
 from mmsent.files.replace import replacing
 
@@ -68,6 +70,7 @@ FIELD_TYPES: dict[str, type] = {
 }  # fmt: skip
 TYPE_NAMES = {str: "a string", int: "a whole number", list: "a list", bool: "true or false"}
 IMPORT_REPORT = "import_report.txt"  # written beside reviews.csv; its first line names the source file
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # how JSON spells half of a surrogate pair
 
 
 class Malformed(Exception):
@@ -97,9 +100,7 @@ class ImportReport:
             f"  {self.lines} lines: {self.imported} imported, {self.dropped_neutral} dropped by the rating "
             f"rule (3 stars), {len(self.duplicates)} duplicates (kept once), {len(self.malformed)} "
             "malformed.",
-            "  Labels: "
-            + (", ".join(f"{n} {name}" for name, n in sorted(self.labels.items())) or "none")
-            + ".",
+            f"  Labels: {', '.join(f'{n} {name}' for name, n in sorted(self.labels.items())) or 'none'}.",
             f"  {self.with_photo} imported reviews have a photo; {self.with_meta} found their product in the "
             f"meta file ({self.meta_products} products read).",
         ]
@@ -128,13 +129,9 @@ class EmptyImport(DataError):
         self.report = report
 
 
-def import_amazon(
-    reviews_path: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    meta_path: str | os.PathLike | None = None,
-    three_classes: bool = False,
-    overwrite: bool = False,
-) -> ImportReport:
+def import_amazon(reviews_path: str | os.PathLike, out_dir: str | os.PathLike,
+                  meta_path: str | os.PathLike | None = None, three_classes: bool = False,
+                  overwrite: bool = False) -> ImportReport:  # fmt: skip
     """Write `out_dir/reviews.csv` and `out_dir/import_report.txt` from Amazon Reviews 2023 files.
 
     `reviews_path` and `meta_path` are JSON Lines, plain or gzip-compressed (`.jsonl` or `.jsonl.gz`).
@@ -142,26 +139,25 @@ def import_amazon(
     `overwrite`, and `EmptyImport` when no line became a review (then nothing is written or replaced).
     """
     reviews_path, out_dir = Path(reviews_path), Path(out_dir)
-    csv_path = out_dir / "reviews.csv"
-    report = ImportReport(reviews_path, csv_path)
-    with replacing([csv_path, out_dir / IMPORT_REPORT], overwrite, "--out") as work:
-        meta = _MetaIndex(work / ".meta.sqlite", meta_path, report)
-        try:
-            _write_reviews(reviews_path, work / csv_path.name, meta, report, three_classes)
-        finally:
-            meta.close()
-        if report.imported == 0:
-            raise EmptyImport(report)
-        (work / IMPORT_REPORT).write_text(report.text() + "\n", encoding="utf-8")
-    logger.info(
-        "%s: %d lines, %d imported, %d dropped (3 stars), %d duplicates, %d malformed",
-        reviews_path,
-        report.lines,
-        report.imported,
-        report.dropped_neutral,
-        len(report.duplicates),
-        len(report.malformed),
-    )
+    report = ImportReport(reviews_path, csv_path := out_dir / "reviews.csv")
+    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]  # deepest first
+    try:
+        with replacing([csv_path, out_dir / IMPORT_REPORT], overwrite, "--out") as work:
+            meta = _MetaIndex(work / ".meta.sqlite", meta_path, report)
+            try:
+                _write_reviews(reviews_path, work / csv_path.name, meta, report, three_classes)
+            finally:
+                meta.close()
+            if report.imported == 0:
+                raise EmptyImport(report)
+            (work / IMPORT_REPORT).write_text(report.text() + "\n", encoding="utf-8")
+    except BaseException:
+        for folder in (f for f in created if f.is_dir() and not any(f.iterdir())):
+            folder.rmdir()  # a failed import leaves no folder it made
+        raise
+    logger.info("%s: %d lines, %d imported, %d dropped (3 stars), %d duplicates, %d malformed", reviews_path,
+                report.lines, report.imported, report.dropped_neutral, len(report.duplicates),
+                len(report.malformed))  # fmt: skip
     return report
 
 
@@ -174,7 +170,7 @@ def _write_reviews(
         writer = csv.DictWriter(file, fieldnames=COLUMNS)
         writer.writeheader()
         for number, line in _lines(reviews_path):
-            report.lines += 1
+            report.lines += 1  # each line ends as imported, dropped, a duplicate or malformed
             try:
                 row = review_row(line, three_classes)
                 if row is not None and _repeats(row, number, seen, report):
@@ -185,8 +181,7 @@ def _write_reviews(
             if row is None:
                 report.dropped_neutral += 1
                 continue
-            product = meta.get(row["parent_asin"])
-            row.update(product or {})
+            row.update((product := meta.get(row["parent_asin"])) or {})
             report.imported += 1
             report.labels[row["label"]] += 1
             report.with_photo += bool(row["image_path"])
@@ -217,7 +212,8 @@ def review_row(line: bytes, three_classes: bool = False) -> dict[str, Any] | Non
     missing = [key for key in ("user_id", "asin", "timestamp") if review.get(key) in (None, "")]
     if missing:
         raise Malformed(f"missing {', '.join(missing)} (needed for a stable review_id)")
-    title, body = (_clean(review.get(key)) for key in ("title", "text"))
+    texts = (_clean(review.get(key)) for key in ("title", "text"))  # nothing visible (zero-width): no text
+    title, body = ("" if is_missing(text) else text for text in texts)
     if not title and not body:
         raise Malformed("no title and no text")
     if label is None:
@@ -277,6 +273,12 @@ def _json_object(line: bytes | None) -> dict[str, Any]:
         raise Malformed(f"not JSON ({where})") from error
     if not isinstance(value, dict):
         raise Malformed(f"a JSON {type(value).__name__}, not an object")
+    if SURROGATE_ESCAPE.search(line):  # valid JSON, but a lone half of a pair is no text UTF-8 can hold
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise Malformed(f"a value holds {ascii(error.object[error.start])}, half of a surrogate pair: "
+                            "not text (re-export the file as UTF-8)") from None
     return value
 
 
@@ -342,6 +344,9 @@ def _price(value: Any) -> float | str:
     return number if math.isfinite(number) and number >= 0 else ""
 
 
+META_COLUMNS = ("product_image_path", "price", "product_title", "store")
+
+
 class _MetaIndex:
     """The meta file's columns by `parent_asin`, in a SQLite file (constant memory for any size)."""
 
@@ -377,9 +382,7 @@ class _MetaIndex:
             "SELECT product_image_path, price, product_title, store FROM meta WHERE parent_asin = ?",
             (str(parent_asin),),
         ).fetchone()
-        if found is None:
-            return None
-        return dict(zip(("product_image_path", "price", "product_title", "store"), found, strict=True))
+        return None if found is None else dict(zip(META_COLUMNS, found, strict=True))
 
     def close(self) -> None:
         self.db.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +60,18 @@ def read_header(csv_path: Path) -> tuple[list[str], str]:
 
 
 def record_lines(csv_path: Path, rows: int) -> np.ndarray | None:
-    """`[rows]` the file line on which each data row starts (1 = the file's first line), counting the
-    blank lines that pandas skips and the extra lines of a quoted multi-line cell; None when the file's
+    """`[rows]` the file line on which each data row starts (`record_starts`); None when the file's
     records do not come out as `rows` rows (then rows are numbered as a spreadsheet would)."""
+    starts = list(record_starts(csv_path))
+    return np.array(starts) if len(starts) == rows else None
+
+
+def record_starts(csv_path: Path) -> Iterator[int]:
+    """The file line on which each data row of `csv_path` starts (1 = the file's first line), one row at a
+    time, counting the blank lines that pandas skips and the extra lines of a quoted multi-line cell; it
+    ends early where the csv module cannot read on (a count that falls short of the rows says so)."""
     _, delimiter = read_header(csv_path)
-    starts, end, header_seen = [], 0, False
+    end, header_seen = 0, False
     with open(csv_path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         try:
@@ -73,11 +80,10 @@ def record_lines(csv_path: Path, rows: int) -> np.ndarray | None:
                 if not record or (len(record) == 1 and not record[0].strip()):
                     continue  # a blank line: pandas skips it
                 if header_seen:
-                    starts.append(start)
+                    yield start
                 header_seen = True
-        except csv.Error:
-            return None
-    return np.array(starts) if len(starts) == rows else None
+        except (csv.Error, UnicodeDecodeError):
+            return
 
 
 def pandas_engine(csv_path: Path, chunk_bytes: int = 1 << 20) -> str:

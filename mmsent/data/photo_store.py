@@ -6,7 +6,8 @@ Real review exports name their photos by URL. `PhotoStore.fetch(urls)` downloads
 could not be used. Each download has
 
 - connect and read timeouts, and one deadline for the photo, every attempt and wait included
-  (`mmsent.data.url_policy.photo_deadline`: a server that trickles bytes cannot hold a worker longer);
+  (`mmsent.data.url_policy.photo_deadline`): each connect, TLS handshake, write and read waits at most the
+  time left before it (`_DeadlineBackend`), so a server that trickles or stalls cannot hold a worker longer;
 - the download policy (`mmsent.data.url_policy.check_url`) checked before the first request and before
   every redirect: private, link-local and metadata addresses are never requested, loopback only when the
   URL in the table names a loopback host; and the address each connection reached checked again
@@ -41,6 +42,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -137,14 +139,10 @@ class PhotoStore:
         progress: bool = True,
     ) -> None:
         self._root = None if root is None else Path(root)
-        self.offline = offline
-        self.workers = workers
+        self.offline, self.workers, self.retries, self.backoff = offline, workers, retries, backoff
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self.deadline = photo_deadline(deadline)
-        self.retries = retries
-        self.backoff = backoff
-        self.max_bytes = max_bytes
-        self.progress = progress
+        self.max_bytes, self.progress = max_bytes, progress
         self.counts: Counter[str] = Counter()  # of the last `fetch`: stored, downloaded, failed, ...
 
     @property
@@ -177,18 +175,13 @@ class PhotoStore:
                 results[url] = known
             elif self.offline:
                 self.counts["offline"] += 1
-                results[url] = Fetched(
-                    None,
-                    OFFLINE,
-                    (
-                        f"{url}: not in the photo store {self.root}, and --offline forbids downloads; "
-                        "run once without --offline to download it"
-                    ),
-                )
+                why = "--offline forbids downloads; run once without --offline to download it"
+                results[url] = Fetched(None, OFFLINE, f"{url}: not in the photo store {self.root}, and {why}")
             else:
                 todo.append(url)
         if todo:
-            results.update(self._download_all(todo))
+            with _requests_unlogged():
+                results.update(self._download_each(todo))
         if results:
             logger.info("photo URLs: %s", ", ".join(f"{n} {what}" for what, n in sorted(self.counts.items())))
         return results
@@ -202,18 +195,11 @@ class PhotoStore:
         record = path.with_suffix(".failed")
         if not (record.exists() or record.is_symlink()):
             return None
-        failure = read_record(record, url, DOWNLOAD)
-        if failure is None:
+        if (failure := read_record(record, url, DOWNLOAD)) is None:
             return None
-        problem, detail = failure
         self.counts["failed before"] += 1
-        return Fetched(
-            None, problem, f"{detail} (remembered from an earlier run; delete {record} to try again)"
-        )
-
-    def _download_all(self, urls: list[str]) -> dict[str, Fetched]:
-        with _requests_unlogged():
-            return self._download_each(urls)
+        note = f"(remembered from an earlier run; delete {record} to try again)"
+        return Fetched(None, failure[0], f"{failure[1]} {note}")
 
     def _download_each(self, urls: list[str]) -> dict[str, Fetched]:
         results: dict[str, Fetched] = {}
@@ -221,31 +207,29 @@ class PhotoStore:
         limits = httpx.Limits(max_connections=self.workers, max_keepalive_connections=self.workers)
         headers = {"User-Agent": "mmsent photo store (+https://github.com/mmsent-course/mmsent)"}
         bar = progress_bar(desc="downloading photos", total=len(urls), enabled=self.progress)
-        with (
-            httpx.Client(
-                timeout=self.timeout,
-                limits=limits,
-                headers=headers,
-                follow_redirects=False,  # followed by `_stream`, each hop checked by the policy
-            ) as client,
+        with (  # httpx follows no redirect by default: `_stream` does, each hop checked by the policy
+            httpx.Client(timeout=self.timeout, limits=limits, headers=headers) as client,
             ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="photo") as pool,
         ):
+            for transport in [client._transport, *client._mounts.values()]:  # direct, and the proxies'
+                pool_of = getattr(transport, "_pool", None)  # httpcore's (else: each chunk is checked)
+                if hasattr(pool_of, "_network_backend"):
+                    pool_of._network_backend = _DeadlineBackend(pool_of._network_backend)
             futures = {pool.submit(self._download, client, url): url for url in urls}
             for future in as_completed(futures):
-                outcome = future.result()
-                results[futures[future]] = outcome
+                results[futures[future]] = outcome = future.result()
                 self.counts["downloaded" if outcome.path else "failed"] += 1
                 bar.update(1)
         bar.close()
-        seconds = time.perf_counter() - started
-        logger.info("fetched %d photo URLs in %.1f s (%d workers)", len(urls), seconds, self.workers)
+        seconds, workers = time.perf_counter() - started, self.workers
+        logger.info("fetched %d photo URLs in %.1f s (%d workers)", len(urls), seconds, workers)
         return results
 
     def _download(self, client: httpx.Client, url: str) -> Fetched:
         """One URL, retried on transient failures; a final failure is remembered."""
         target = self.path_for(url)
         target.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.deadline
+        deadline = _DEADLINE.at = time.monotonic() + self.deadline  # this thread's photo, until it returns
         for attempt in range(self.retries + 1):
             try:
                 self._attempt(client, url, target, deadline)
@@ -293,7 +277,10 @@ class PhotoStore:
         except UrlRefused as refused:
             raise _Failure(REFUSED, str(refused)) from refused
         except httpx.TimeoutException as error:
-            raise _Failure(TIMED_OUT, f"no answer in time ({type(error).__name__})", True) from error
+            why = f"no answer in time ({type(error).__name__})"
+            if time.monotonic() > deadline - 0.05:  # the wait was cut to the photo's time left
+                why = f"the photo took over its deadline of {self.deadline:g} s"
+            raise _Failure(TIMED_OUT, why, True) from error
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
             raise _Failure(HTTP_ERROR, str(error)) from error
         except httpx.TransportError as error:
@@ -334,16 +321,13 @@ def _check_response(response: httpx.Response, max_bytes: int) -> None:
 
 def photo_url(cell: Any) -> str | None:
     """The stripped `http(s)://` URL in an `image_path` cell, or None for anything else."""
-    if isinstance(cell, str) and HTTP_URL.match(cell.strip()):
-        return cell.strip()
-    return None
+    url = cell.strip() if isinstance(cell, str) else ""
+    return url if HTTP_URL.match(url) else None
 
 
 def fetch_urls(cells: Iterable[Any], store: PhotoStore | None = None) -> dict[str, Fetched]:
-    """{url: Fetched} for the `http(s)://` URLs among `image_path` cells; {} when there are none.
-
-    `store` defaults to `PhotoStore()` (the cache's photo folder, downloads allowed).
-    """
+    """{url: Fetched} for the `http(s)://` URLs among `image_path` cells ({} when none), in `store`
+    (default `PhotoStore()`: the cache's photo folder, downloads allowed)."""
     urls = [url for url in map(photo_url, cells) if url is not None]
     if not urls:
         return {}
@@ -363,6 +347,42 @@ def describe_download_failures(problems: pd.DataFrame, limit: int = REPORT_LINES
     if len(failed) > limit:
         lines.append(f"    ... and {len(failed) - limit} more: every one is in skipped_rows.csv")
     return "\n".join(lines)
+
+
+_DEADLINE = threading.local()  # .at: the deadline (`time.monotonic()`) of the photo this thread downloads
+
+
+def _left(timeout: float | None) -> float | None:
+    """`timeout` cut to the time left before this thread's photo deadline (at least 1 ms, to time out)."""
+    at = getattr(_DEADLINE, "at", None)
+    left = None if at is None else max(at - time.monotonic(), 1e-3)
+    return timeout if left is None else left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream:
+    """An httpcore connection whose every read, write and TLS handshake waits at most the time left."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __getattr__(self, name: str) -> Any:  # close, get_extra_info: the connection's
+        return getattr(self.stream, name)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, _left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, _left(timeout))
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None):
+        return _DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, _left(timeout)))
+
+
+class _DeadlineBackend(_DeadlineStream):
+    """httpcore's network backend, each connection it opens a `_DeadlineStream` (connecting included)."""
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, *args: Any, **kwargs: Any):
+        return _DeadlineStream(self.stream.connect_tcp(host, port, _left(timeout), *args, **kwargs))
 
 
 @contextmanager

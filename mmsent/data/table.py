@@ -220,8 +220,9 @@ def _read_csv(csv_path: Path, columns: Mapping[str, str] | None, chunk_rows: int
         )
     if not csv_path.exists():
         raise DataError(
-            f"No review table at {csv_path}. Pass the path of a CSV with columns 'text', 'image_path' "
-            "and 'label', or regenerate the bundled set with `python -m mmsent make-data`."
+            f"No review table at {csv_path}. Pass the path of a CSV with columns 'text' and 'image_path' "
+            "('label' too, to train or evaluate), or regenerate the bundled set with `python -m mmsent "
+            "make-data`."
         )
     if not csv_path.is_file():
         raise DataError(f"{csv_path} is not a regular file (a pipe or a device?). Pass a CSV file.")

@@ -10,7 +10,7 @@ One module per notebook (`nb03`, `nb05`, ...) holds its exercises (`ex1`, `ex2`,
 `NOTEBOOKS` lists them. The framework is `mmsent.exercises.framework`, the quiz component
 `mmsent.exercises.quiz`.
 
-May import: errors, paths, data, models, train.
+May import: paths, data, models, train.
 """
 
 from mmsent.exercises.framework import Exercise, Feedback, Mistake

@@ -124,7 +124,6 @@ def write_explanations(
     and the note), gallery.png, deletion.png and sanity.png. Prints the table and the note."""
     if not model.uses_image:
         raise UsageError("--explanations explains a prediction over the photo: this model is text-only.")
-    plt.switch_backend("Agg")  # files only, no window
     explained = explain_reviews(model, frame, image_paths, limit=limit, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     explained.table.round(4).to_csv(out_dir / "explanations.csv", index_label="method")
@@ -133,12 +132,14 @@ def write_explanations(
     summary = {"reviews": [str(i) for i in ids], "note": explained.note, "columns": COLUMNS,
                "table": json.loads(explained.table.round(4).to_json(orient="index"))}
     (out_dir / "explanations.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    explanation_gallery(explained).savefig(out_dir / "gallery.png", dpi=110)
-    for name, draw in (("deletion.png", deletion_plot), ("sanity.png", sanity_plot)):
-        fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-        draw(explained, ax)
-        fig.savefig(out_dir / name, dpi=110)
-    plt.close("all")
+    with plt.ioff():  # files only: no window, whatever the backend; the caller's own figures stay open
+        figures = {"gallery.png": explanation_gallery(explained)}
+        for name, draw in (("deletion.png", deletion_plot), ("sanity.png", sanity_plot)):
+            figures[name], ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+            draw(explained, ax)
+        for name, fig in figures.items():
+            fig.savefig(out_dir / name, dpi=110)
+            plt.close(fig)
     print(markdown_table(explained.table))
     if explained.note:
         print(f"note: {explained.note}")

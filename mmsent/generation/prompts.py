@@ -18,7 +18,7 @@ from transformers import CLIPModel, PreTrainedTokenizerBase
 from mmsent.compat import load_clip_tokenizer
 from mmsent.data.synth import DETAILS, PRODUCT_NOUNS, PRODUCTS, STATES
 from mmsent.encoders import _no_loading_bars, clip_text_outputs
-from mmsent.paths import offline_clip_dir
+from mmsent.paths import CONFIG_FILE, offline_clip_dir
 
 # One caption template per photo detail, in the words the CLIP was trained on.
 DETAIL_PROMPTS: dict[str, str] = {
@@ -50,8 +50,8 @@ def load_course_clip(clip_dir: Path | None = None) -> tuple[CLIPModel, PreTraine
     """The offline profile's CLIP model (eval mode; default `offline_clip_dir()`) and its caption tokenizer,
     from disk only."""
     clip_dir = clip_dir or offline_clip_dir()
-    if not (clip_dir / "config.json").is_file():
-        raise FileNotFoundError(f"the course CLIP is missing: {clip_dir}/config.json not found; "
+    if not (clip_dir / CONFIG_FILE).is_file():
+        raise FileNotFoundError(f"the course CLIP is missing: {clip_dir / CONFIG_FILE} not found; "
                                 "build it with `python -m mmsent pretrain-clip`")
     with _no_loading_bars():  # a small local file: no bar needed (as in the offline profile)
         model = CLIPModel.from_pretrained(clip_dir, local_files_only=True, use_safetensors=True).eval()

@@ -12,12 +12,11 @@ from mmsent.config import TrainConfig
 from mmsent.data import LabelVocab
 from mmsent.errors import CheckpointError
 from mmsent.hub.folder_check import check_fields, config_limits, recipe_limits
+from mmsent.paths import CONFIG_FILE, WEIGHTS_FILE  # noqa: F401  (re-exported: the model folder's names)
 
 if TYPE_CHECKING:
     from mmsent.encoders import Encoders
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 TRAINING_STATE_FILE = "training_state.pt"  # optimiser, scheduler and scaler state, epoch: what resuming needs
 SPLIT_FILE = "split.json"  # the rows train held out for testing (written by the command line)
 FORMAT = "mmsent-sentiment-model/1"

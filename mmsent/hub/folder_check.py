@@ -12,9 +12,11 @@ the file, the field and what to do:
    (`mmsent.hub.manifest.verify_manifest`, whose entries are type-checked by `manifest_entries`);
 3. `check_fields`: every config value has the type of its dataclass field (JSON `true` is no number,
    ``"x"`` no integer) and lies in its range (`CONFIG_LIMITS`, `RECIPE_LIMITS`), before any model is built;
-4. `safetensors_shapes` / `check_weight_shapes`: the tensor names and shapes in model.safetensors's header
-   equal those of the model the config describes (built on the ``meta`` device, which allocates nothing),
-   before any weight is allocated or read.
+4. `build_checked`: the model the config describes is built on the ``meta`` device (which allocates
+   nothing); model.safetensors's header is checked against the file itself (`safetensors_shapes`: dtype
+   sizes x shapes = data_offsets spans, one after another, covering the file exactly), its names and
+   shapes must equal the skeleton's (`check_weight_shapes`), and what a real build allocates must be
+   bounded by the file's size (`check_model_size`), before any weight is allocated or read.
 """
 
 from __future__ import annotations
@@ -33,9 +35,18 @@ from pathlib import Path
 from typing import Any
 
 from mmsent.errors import CheckpointError
+from mmsent.paths import CONFIG_FILE, WEIGHTS_FILE
 
 MAX_JSON_BYTES = 1 << 20  # a config, manifest or label file is a few KiB; 1 MiB is a mistake or an attack
 MAX_HEADER_BYTES = 1 << 24  # a safetensors header names each tensor once: 16 MiB is far beyond any model
+# A real build allocates at most this factor of the weights file's size, plus a slack for unsaved buffers.
+MODEL_SIZE_FACTOR, MODEL_SLACK_BYTES = 2, 64 << 20
+# safetensors dtypes: bits per element (what a tensor's byte span must equal, shape x this / 8)
+DTYPE_BITS = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16, "F16": 16,
+    "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "C64": 64, "I64": 64, "U64": 64, "F64": 64, "F4": 4,
+    "F6_E2M3": 6, "F6_E3M2": 6,
+}  # fmt: skip
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 RETRAIN = "Train again (python -m mmsent train) or pass another checkpoint folder."
 FIX = "Train again, or ask whoever gave you the folder for a complete copy written by save_pretrained."
@@ -88,31 +99,67 @@ BUILD_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, 
 
 
 def load_checked_module(
-    folder: Path, build: Callable[[dict[str, Any]], Any], fix: str, weights_name: str = "model.safetensors"
+    folder: Path, build: Callable[[dict[str, Any]], Any], fix: str, weights_name: str = WEIGHTS_FILE
 ) -> Any:
     """``build(config)`` (a `torch.nn.Module`) with the weights of `folder`'s `weights_name` loaded, after
     the trust checks, for any model folder of a config.json and a safetensors file (the audio encoder,
     the text-to-image model, the vision-language model): both files regular and inside the folder, the
-    config read under `MAX_JSON_BYTES`, `build` run first on the ``meta`` device (which allocates nothing;
-    a value it cannot take is a `CheckpointError` naming the file), and the weights' header names and
-    shapes compared with that model before any weight is allocated."""
-    import torch
+    config read under `MAX_JSON_BYTES`, then `build_checked` (meta build, header, shapes, size)."""
     from safetensors.torch import load_file
 
-    config = folder_file(folder, "config.json")
+    config = folder_file(folder, CONFIG_FILE)
     weights = folder_file(folder, weights_name)
     values = read_small_json(config, fix=fix)
+    model = build_checked(lambda: build(values), weights, config, state_shapes, fix=fix)
+    model.load_state_dict(load_file(weights))
+    return model
+
+
+def state_shapes(module: Any) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of `module`'s whole state dict (what a folder holding every weight must have)."""
+    return {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+
+
+def build_checked(
+    build: Callable[[], Any],
+    weights: Path,
+    config: Path,
+    saved: Callable[[Any], dict[str, tuple[int, ...]]],
+    fix: str = RETRAIN,
+    errors: tuple[type[Exception], ...] = BUILD_ERRORS,
+) -> Any:
+    """``build()`` for real, only after it was built on the ``meta`` device (which allocates nothing; an
+    `errors` raised there is a `CheckpointError` naming `config`), `weights`'s header was checked against
+    the file itself and names exactly the shapes ``saved(skeleton)`` (`check_weight_shapes`), and what
+    the build allocates is bounded by what the file holds (`check_model_size`). The one path every model
+    folder kind is built through (the sentiment model, current and older format; `load_checked_module`)."""
+    import torch
+
     try:
         with torch.device("meta"):
-            skeleton = build(values)
-    except BUILD_ERRORS as error:
+            skeleton = build()
+    except errors as error:
         raise CheckpointError(
             f"{config} does not describe a model this kit builds ({type(error).__name__}: {error}). {fix}"
         ) from error
-    check_weight_shapes(weights, {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}, config)
-    model = build(values)
-    model.load_state_dict(load_file(weights))
-    return model
+    check_weight_shapes(weights, saved(skeleton), config)
+    check_model_size(skeleton, weights, config)
+    return build()
+
+
+def check_model_size(skeleton: Any, weights: Path, config: Path) -> None:
+    """Raise `CheckpointError` when the tensors a real build of `skeleton` would allocate (its parameters
+    and buffers on the ``meta`` device; encoders passed in are already in memory) need far more bytes than
+    `weights` holds: a config that does not belong to the file, or one crafted to exhaust memory."""
+    tensors = [*skeleton.parameters(), *skeleton.buffers()]
+    seen = {id(tensor): tensor.numel() * tensor.element_size() for tensor in tensors if tensor.is_meta}
+    needed, holds = sum(seen.values()), weights.stat().st_size
+    if needed > MODEL_SIZE_FACTOR * holds + MODEL_SLACK_BYTES:
+        raise CheckpointError(
+            f"{config} describes a model whose weights need {needed:,} bytes, far more than the {holds:,} "
+            f"bytes of {weights}: refused before building it (the config does not belong to these weights, "
+            "or was made to exhaust memory). Train again, or pass the config.json written with these weights."
+        )
 
 
 def manifest_entries(manifest: dict[str, Any], where: Path) -> dict[str, dict[str, Any]]:
@@ -248,7 +295,7 @@ def _matches(value: Any, hint: Any) -> bool:
 
 
 def _describe(hint: Any) -> str:
-    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+    names = {bool: "true or false", int: "a whole number", float: "a finite number", str: "a string",
              type(None): "null"}
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(_describe(argument) for argument in typing.get_args(hint))
@@ -260,6 +307,8 @@ def _describe(hint: Any) -> str:
 
 
 def _json_type(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # NaN, Infinity, -Infinity: "must be a finite number, found NaN"
     for kind, name in ((bool, "a boolean"), (int, "a whole number"), (float, "a number"), (str, "a string"),
                        (list, "a list"), (dict, "an object"), (type(None), "null")):
         if isinstance(value, kind):
@@ -273,7 +322,10 @@ def _json_type(value: Any) -> str:
 
 
 def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """{tensor name: shape} from a safetensors file's header alone (8 bytes of length, then JSON)."""
+    """{tensor name: shape} from a safetensors file's header (8 bytes of length, then JSON), after checking
+    the header against the file itself: each tensor's dtype known, its bytes (shape x dtype size) equal to
+    its ``data_offsets`` span, and the spans one after another from 0, covering exactly the rest of the file.
+    Nothing but the header is read."""
     size = path.stat().st_size
     with open(path, "rb") as handle:
         start = handle.read(8)
@@ -289,14 +341,38 @@ def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
             raise CheckpointError(f"{path} has a damaged safetensors header ({error}). {FIX}") from error
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} has a damaged safetensors header (not a JSON object). {FIX}")
-    shapes = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        shape = entry.get("shape") if isinstance(entry, dict) else None
+    shapes, spans = {}, []
+    entries = ((name, entry if isinstance(entry, dict) else {}) for name, entry in header.items())
+    for name, entry in ((name, entry) for name, entry in entries if name != "__metadata__"):
+        shape, dtype, offsets = entry.get("shape"), entry.get("dtype"), entry.get("data_offsets")
         if not isinstance(shape, list) or not all(_is_int(n) and n >= 0 for n in shape):
             raise CheckpointError(f"{path}: the header entry of tensor {name!r} has no valid shape. {FIX}")
+        ordered = isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(n) for n in offsets)
+        if dtype not in DTYPE_BITS or not ordered or not 0 <= offsets[0] <= offsets[1]:
+            raise CheckpointError(
+                f"{path}: the header entry of tensor {name!r} has no known dtype ({str(dtype)[:20]!r}) or no "
+                f"valid data_offsets ({json.dumps(offsets)[:60]}). {FIX}"
+            )
+        if math.prod(shape) * DTYPE_BITS[dtype] != 8 * (offsets[1] - offsets[0]):
+            raise CheckpointError(
+                f"{path}: tensor {name!r} is {dtype} of shape {shape}, but its data_offsets {offsets} span "
+                f"{offsets[1] - offsets[0]:,} bytes: the header does not describe its data. {FIX}"
+            )
         shapes[name] = tuple(shape)
+        spans.append((offsets[0], offsets[1], name))
+    data, end = size - 8 - length, 0
+    for begin, stop, name in sorted(spans):
+        if begin != end:
+            raise CheckpointError(
+                f"{path}: tensor {name!r} starts at byte {begin:,} of the data, where byte {end:,} was "
+                f"expected (tensors overlap or leave a gap): the header does not describe the file. {FIX}"
+            )
+        end = stop
+    if end != data:
+        raise CheckpointError(
+            f"{path}: its header describes {end:,} bytes of tensor data, but the file holds {data:,}: "
+            f"truncated, padded or crafted. {FIX}"
+        )
     return shapes
 
 

@@ -2,8 +2,10 @@
 before a checkpoint became a model folder: config.json {mmsent_version, profile, model, train}, labels.json
 and every weight (the frozen encoders' too) in model.safetensors, with a manifest.
 
-`read_legacy` turns such a folder into today's `SentimentModelConfig` and its whole state dict; the caller
-(`from_pretrained`, `fit(resume=True)`) loads that once, and every later save writes the model-folder format.
+`read_legacy` turns such a folder into today's `SentimentModelConfig` (every value and the recipe checked as
+in today's format); the caller (`from_pretrained`) builds the model through the same header, shape and size
+checks (`mmsent.hub.folder_check.build_checked`), `load_legacy_weights` loads the whole state dict once, and
+every later save writes the model-folder format.
 Nothing writes this format any more.
 """
 
@@ -16,10 +18,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from mmsent.config import TrainConfig
 from mmsent.data import LabelVocab
 from mmsent.errors import CheckpointError, DataError
 from mmsent.hub.config import CONFIG_FILE, WEIGHTS_FILE, SentimentModelConfig
-from mmsent.hub.folder_check import RETRAIN, check_fields, config_limits, read_small_json
+from mmsent.hub.folder_check import RETRAIN, check_fields, config_limits, read_small_json, recipe_limits
 from mmsent.hub.manifest import verify_manifest
 
 LABELS_FILE = "labels.json"  # the older format's class names (today's config.json holds them)
@@ -32,9 +35,10 @@ def is_legacy(config_values: dict[str, Any]) -> bool:
     return "format" not in config_values and LEGACY_KEYS <= set(config_values)
 
 
-def read_legacy(directory: Path) -> tuple[SentimentModelConfig, dict[str, torch.Tensor]]:
-    """(the config, every weight by name) of an older checkpoint folder, after checking its manifest and
-    every config value's type and range; `CheckpointError` naming the file else."""
+def read_legacy(directory: Path) -> SentimentModelConfig:
+    """The config of an older checkpoint folder, after checking its manifest and every config value's type
+    and range, the training recipe's (``train``) as today's ``recipe``; `CheckpointError` naming the file
+    else. Nothing is built and no weight is read."""
     verify_manifest(directory, required=(WEIGHTS_FILE, CONFIG_FILE, LABELS_FILE))
     meta = read_small_json(directory / CONFIG_FILE)
     wrong = [key for key in ("model", "train") if not isinstance(meta[key], dict)]
@@ -47,22 +51,23 @@ def read_legacy(directory: Path) -> tuple[SentimentModelConfig, dict[str, torch.
     heads = {key: value for key, value in meta["model"].items() if key != "num_classes"}
     values = {"labels": list(labels.classes), "profile": meta["profile"], **heads, "recipe": meta["train"]}
     check_fields(SentimentModelConfig, values, str(directory / CONFIG_FILE), config_limits())
+    check_fields(TrainConfig, meta["train"], f"{directory / CONFIG_FILE} (train)", recipe_limits())
     if meta["model"].get("num_classes", len(labels)) != len(labels):
         raise CheckpointError(
             f"{directory / LABELS_FILE} names {len(labels)} classes {labels.classes}, but "
             f"{directory / CONFIG_FILE} has {meta['model'].get('num_classes')} outputs: the files come from "
             f"different runs. {RETRAIN}"
         )
-    config = SentimentModelConfig(**{key: value for key, value in values.items() if key in SAVED_FIELDS})
-    path = directory / WEIGHTS_FILE
+    return SentimentModelConfig(**{key: value for key, value in values.items() if key in SAVED_FIELDS})
+
+
+def load_legacy_weights(model: torch.nn.Module, path: Path) -> None:
+    """Load an older checkpoint's whole state dict (`path`) into `model` (built from its converted config,
+    after its header was checked against the file and the model)."""
     try:
-        return config, load_file(path)
+        weights = load_file(path)
     except (OSError, SafetensorError) as error:
         raise CheckpointError(f"{path} is damaged or truncated ({error}). {RETRAIN}") from error
-
-
-def load_legacy_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
-    """Load an older checkpoint's whole state dict into `model` (built from its converted config)."""
     try:
         model.load_state_dict(weights)
     except RuntimeError as error:  # missing / unexpected keys, other shapes

@@ -45,7 +45,7 @@ from mmsent.errors import CheckpointError
 from mmsent.files.digests import tensors_sha256
 from mmsent.hub.card import CARD_FILE, model_card
 from mmsent.hub.config import CONFIG_FILE, TRAINING_STATE_FILE, WEIGHTS_FILE, SentimentModelConfig
-from mmsent.hub.folder_check import RETRAIN, check_weight_shapes, hub_cache_root, read_small_json
+from mmsent.hub.folder_check import RETRAIN, build_checked, hub_cache_root, read_small_json, state_shapes
 from mmsent.hub.legacy import LABELS_FILE, is_legacy, load_legacy_weights, read_legacy
 from mmsent.hub.manifest import verify_manifest, write_manifest
 from mmsent.hub.source import no_such_folder, resolve_model_folder
@@ -237,28 +237,31 @@ class PretrainedMixin(PyTorchModelHubMixin):
 
     @classmethod
     def _built_for(cls, encoders: Encoders, config: SentimentModelConfig, folder: Path):
-        """The model `config` describes, built only after model.safetensors's header has the shapes of its
-        trained weights (checked on a ``meta`` copy, which allocates nothing)."""
+        """The model `config` describes, built only after model.safetensors's header was checked against
+        the file and has the shapes of its trained weights, and the model's size is bounded by the file's
+        (`mmsent.hub.folder_check.build_checked`, on a ``meta`` copy, which allocates nothing)."""
+
+        def trained(skeleton) -> dict[str, tuple[int, ...]]:
+            return {n: tuple(p.shape) for n, p in skeleton.named_parameters() if p.requires_grad}
+
         try:
-            with torch.device("meta"):
-                skeleton = cls(config, encoders)
-            expected = {n: tuple(p.shape) for n, p in skeleton.named_parameters() if p.requires_grad}
-            del skeleton
-            check_weight_shapes(folder / WEIGHTS_FILE, expected, folder / CONFIG_FILE)
-            return cls(config, encoders)
+            return build_checked(lambda: cls(config, encoders), folder / WEIGHTS_FILE, folder / CONFIG_FILE,
+                                 trained, errors=())
         except ValueError as error:
             raise CheckpointError(f"{folder / CONFIG_FILE}: {error}") from error
 
     @classmethod
     def _from_legacy(cls, folder: Path, encoders: Encoders | None, device):
-        """An older checkpoint folder, read once by `mmsent.hub.legacy` (every weight, frozen ones too)."""
-        config, weights = read_legacy(folder)
+        """An older checkpoint folder, read once by `mmsent.hub.legacy` (every weight, frozen ones too),
+        through the same checks: config values and recipe, then header, shapes and size before building."""
+        config = read_legacy(folder)
         encoders = encoders or load_encoders(config.profile)
         try:
-            model = cls(config, encoders)
+            model = build_checked(lambda: cls(config, encoders), folder / WEIGHTS_FILE, folder / CONFIG_FILE,
+                                  state_shapes, errors=())
         except ValueError as error:
             raise CheckpointError(f"{folder / CONFIG_FILE}: {error}") from error
-        load_legacy_weights(model, weights, folder / WEIGHTS_FILE)
+        load_legacy_weights(model, folder / WEIGHTS_FILE)
         log.info(
             "%s is in the older checkpoint format (every weight); save_pretrained(DIR) writes the "
             "smaller one",
