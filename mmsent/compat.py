@@ -1,6 +1,7 @@
 """The one place that knows which transformers generation is installed (4.x or 5.x).
 
-mmsent supports transformers 4.40 to 5.x. Every call whose arguments, return type or class names
+mmsent supports transformers 4.57.1 (its declared floor, Colab's) to 5.x; a few helpers also handle the
+4.x releases before it, where they differ again. Every call whose arguments, return type or class names
 changed between those versions goes through a helper here, so the rest of the package and the
 notebooks never branch on versions:
 

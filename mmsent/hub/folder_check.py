@@ -139,9 +139,9 @@ def build_checked(
         with torch.device("meta"):
             skeleton = build()
     except errors as error:
-        raise CheckpointError(
-            f"{config} does not describe a model this kit builds ({type(error).__name__}: {error}). {fix}"
-        ) from error
+        why = " ".join(str(error).split())  # one line: torch's own messages can take several
+        message = f"{config} does not describe a model this kit builds ({type(error).__name__}: {why}). {fix}"
+        raise CheckpointError(message) from error
     check_weight_shapes(weights, saved(skeleton), config)
     check_model_size(skeleton, weights, config)
     return build()
