@@ -66,9 +66,10 @@ def test_doctor_names_each_problem_with_its_fix(monkeypatch):
     found = doctor.problems()
     tested = ", ".join(doctor.TESTED_PYTHONS)
     assert found[0].startswith(f"Python 3.9 is not one the kit is tested on ({tested})")
-    assert found[1:] == [
-        'transformers 4.39.0 is outside the tested range >=4.40: pip install "transformers>=4.40"'
-    ]
+    declared = next(req for req in metadata.requires("mmsent") if req.startswith("transformers"))
+    bound = declared.removeprefix("transformers")  # the declared floor, e.g. ">=4.57.1"
+    fix = f'pip install "transformers{bound}"'
+    assert found[1:] == [f"transformers 4.39.0 is outside the tested range {bound}: {fix}"]
 
 
 def test_doctor_exits_1_and_says_why_when_the_offline_models_do_not_load(monkeypatch, capsys):
