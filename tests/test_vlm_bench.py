@@ -1,0 +1,35 @@
+"""bench/vlm_vision.py runs end to end on a few photos and reports what its docstring says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import load_script
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "vlm_vision.py"
+
+
+def test_vision_probe_rows_add_up(tmp_path, capsys):
+    bench = load_script(BENCH)
+    out = tmp_path / "probe.json"
+    report = bench.main(["--photos", "24", "--heldout", "16", "--steps", "3", "--quiet",
+                         "--sides", "clip-top2", "cnn", "--json", str(out)])
+    assert json.loads(out.read_text()) == report
+    assert [row["side"] for row in report["rows"]] == ["clip-top2", "cnn"]
+    test = bench.make_photos(16, bench.HELDOUT_SEED)
+    counts = {name: sum((p.truth.damage or "intact") == name for p in test) for name in bench.CLASSES}
+    for row in report["rows"]:  # "damaged" is the per-truth accuracies weighted by how often each is
+        weighted = sum(row["damaged_by_truth"][name] * n for name, n in counts.items()) / len(test)
+        assert row["damaged"] == pytest.approx(weighted, abs=0.01)
+        assert 0.0 <= row["kind"] <= 1.0
+    printed = capsys.readouterr().out
+    assert "vision side" in printed and "clip-top2" in printed and "cnn" in printed
+
+
+def test_vision_probe_refuses_zero_steps(capsys):
+    bench = load_script(BENCH)
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--steps", "0"])
+    assert exit_.value.code == 2 and "at least 1" in capsys.readouterr().err
