@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -96,6 +97,17 @@ class PeakMemory:
 def load_average() -> list[float]:
     """The machine's 1, 5 and 15 minute load averages: how busy it was around a measurement."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def check_json_path(parser: argparse.ArgumentParser, json_path: Path | None) -> None:
+    """Refuse, before a long run, a `--json` path that cannot be written: a folder, or a file in a
+    folder that does not exist (a usage error, exit 2, naming the path)."""
+    if json_path is None:
+        return
+    if json_path.is_dir():
+        parser.error(f"--json {json_path} is a folder; give a file name")
+    if not json_path.parent.is_dir():
+        parser.error(f"--json {json_path}: the folder {json_path.parent} does not exist")
 
 
 def publish(report: dict, json_path: Path | None) -> dict:

@@ -25,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 
-from bench.measure import MemoryTrace, device_name, load_average, publish  # noqa: E402
+from bench.measure import MemoryTrace, check_json_path, device_name, load_average, publish  # noqa: E402
 from bench.scale import Phase, write_table  # noqa: E402
 from mmsent.apply.batch import CHUNK_ROWS, predict_csv  # noqa: E402
 from mmsent.config import TrainConfig  # noqa: E402
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    check_json_path(parser, args.json)
     import torch
 
     if args.threads:

@@ -37,10 +37,14 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import get_cosine_schedule_with_warmup
 
-from mmsent.encoders import Encoders, load_encoders
-from mmsent.progress import progress_bar
-from mmsent.vlm.truth import DAMAGES, HELDOUT_SEED, TRAIN_SEED, Photo, make_photos
-from mmsent.vlm.vision import VisionTop, clip_states
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
+
+from bench.measure import check_json_path  # noqa: E402
+from mmsent.encoders import Encoders, load_encoders  # noqa: E402
+from mmsent.models.clip_pretrain import pixel_values_of  # noqa: E402
+from mmsent.progress import progress_bar  # noqa: E402
+from mmsent.vlm.truth import DAMAGES, HELDOUT_SEED, TRAIN_SEED, Photo, make_photos  # noqa: E402
+from mmsent.vlm.vision import VisionTop, clip_states  # noqa: E402
 
 SIDES = ("clip-top0", "clip-top2", "clip-top4", "clip-tiles", "clip-pixels", "cnn")
 CLASSES = ("intact", *DAMAGES)
@@ -58,9 +62,7 @@ def inputs(side: str, photos: list[Photo], encoders: Encoders) -> torch.Tensor:
     """What the side reads: CLIP states [n, views, 65, 128] or pixels [n, 1, 3, 64, 64]."""
     images = [p.image for p in photos]
     if side in ("clip-pixels", "cnn"):
-        pixels = [encoders.image_processor(images=images[i:i + 512], return_tensors="pt")["pixel_values"]
-                  for i in range(0, len(images), 512)]
-        return torch.cat(pixels)[:, None]
+        return pixel_values_of(images, encoders.image_processor)[:, None]
     top = {"clip-top0": 0, "clip-top4": 4}.get(side, 2)
     views = [images] + (quarters(photos) if side == "clip-tiles" else [])
     return torch.stack([clip_states(view, top, encoders) for view in views], dim=1)
@@ -180,6 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if min(args.photos, args.heldout, args.steps) < 1:
         parser.error("--photos, --heldout and --steps must be at least 1")
+    check_json_path(parser, args.json)
     encoders = load_encoders("offline")
     train, test = make_photos(args.photos, TRAIN_SEED), make_photos(args.heldout, HELDOUT_SEED)
     rows = [run_side(side, train, test, encoders, args.steps, args.seed, not args.quiet)

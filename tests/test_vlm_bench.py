@@ -28,8 +28,11 @@ def test_vision_probe_rows_add_up(tmp_path, capsys):
     assert "vision side" in printed and "clip-top2" in printed and "cnn" in printed
 
 
-def test_vision_probe_refuses_zero_steps(capsys):
+@pytest.mark.parametrize("flags, says", [(["--steps", "0"], "at least 1"),
+                                         (["--json", "{tmp}"], "is a folder"),
+                                         (["--json", "{tmp}/no/such/out.json"], "does not exist")])
+def test_vision_probe_refuses_bad_flags_before_it_runs(flags, says, tmp_path, capsys):
     bench = load_script(BENCH)
     with pytest.raises(SystemExit) as exit_:
-        bench.main(["--steps", "0"])
-    assert exit_.value.code == 2 and "at least 1" in capsys.readouterr().err
+        bench.main([flag.format(tmp=tmp_path) for flag in flags])
+    assert exit_.value.code == 2 and says in capsys.readouterr().err
