@@ -3,8 +3,9 @@
     python bench/vlm_vision.py                                   # every side (README table)
     python bench/vlm_vision.py --photos 2000 --steps 300 --sides clip-top2 cnn --json out.json
 
-Notebook 09's models answer "is it damaged ?" right 0.870 (LLaVA-style) and 0.837 (Flamingo-style)
-of the time. Is that the decoder, or what it is given to read? Here the decoder is taken away. Each
+Without a detail stem, notebook 09's models answered "is it damaged ?" right 0.870 (LLaVA-style) and
+0.837 (Flamingo-style) of the time. Was that the decoder, or what it was given to read? Here the
+decoder is taken away. Each
 *vision side* gets the simplest reader there is: two learned queries attending over its tokens
 (attention pooling), one read out as the damage (intact, crack, burn, dent, torn box), one as the
 side (left / right, where the truth names one). Trained on `--photos` generated photos (the
@@ -17,6 +18,8 @@ clip-top4    every layer fine-tuned (the patch embedding frozen)
 clip-tiles   top 2 fine-tuned, over five views: the photo and its four quarters at full resolution
 clip-pixels  the whole tower fine-tuned from the pixels, patch embedding included
 cnn          a 4-layer CNN trained from scratch on the same 64-pixel input (not CLIP at all)
+clip-detail  top 2 fine-tuned plus the models' detail stem (a small CNN on the 128 px photo, added to
+             each patch token): what notebook 09's models read
 
 Prints one row per side: accuracy on "is it damaged ?" (damage vs intact), on the damage kind (of
 the damaged photos), on the side, and "is it damaged ?" per truth. Seeded: the same command on the
@@ -43,10 +46,12 @@ from bench.measure import check_json_path  # noqa: E402
 from mmsent.encoders import Encoders, load_encoders  # noqa: E402
 from mmsent.models.clip_pretrain import pixel_values_of  # noqa: E402
 from mmsent.progress import progress_bar  # noqa: E402
-from mmsent.vlm.truth import DAMAGES, HELDOUT_SEED, TRAIN_SEED, Photo, make_photos  # noqa: E402
-from mmsent.vlm.vision import VisionTop, clip_states  # noqa: E402
+from mmsent.vlm.detail import DetailStem, photo_pixels  # noqa: E402
+from mmsent.vlm.model import VLMConfig  # noqa: E402
+from mmsent.vlm.truth import DAMAGES, HELDOUT_SEED, PHOTO_SIZE, TRAIN_SEED, Photo, make_photos  # noqa: E402
+from mmsent.vlm.vision import PhotoInputs, VisionTop, clip_states  # noqa: E402
 
-SIDES = ("clip-top0", "clip-top2", "clip-top4", "clip-tiles", "clip-pixels", "cnn")
+SIDES = ("clip-top0", "clip-top2", "clip-top4", "clip-tiles", "clip-pixels", "cnn", "clip-detail")
 CLASSES = ("intact", *DAMAGES)
 QUARTERS = ((0, 0), (1, 0), (0, 1), (1, 1))  # (column, row), row by row
 
@@ -58,9 +63,12 @@ def quarters(photos: list[Photo]) -> list[list]:
             for c, r in QUARTERS]
 
 
-def inputs(side: str, photos: list[Photo], encoders: Encoders) -> torch.Tensor:
-    """What the side reads: CLIP states [n, views, 65, 128] or pixels [n, 1, 3, 64, 64]."""
+def inputs(side: str, photos: list[Photo], encoders: Encoders) -> torch.Tensor | PhotoInputs:
+    """What the side reads: CLIP states [n, views, 65, 128], pixels [n, 1, 3, 64, 64], or (clip-detail)
+    the models' `PhotoInputs` (one view)."""
     images = [p.image for p in photos]
+    if side == "clip-detail":
+        return PhotoInputs(clip_states(images, 2, encoders), photo_pixels(images, PHOTO_SIZE))
     if side in ("clip-pixels", "cnn"):
         return pixel_values_of(images, encoders.image_processor)[:, None]
     top = {"clip-top0": 0, "clip-top4": 4}.get(side, 2)
@@ -95,6 +103,19 @@ def small_cnn(width: int = 128) -> nn.Module:
                          nn.Conv2d(128, width, 3, stride=2, padding=1), nn.Flatten(2), Transpose())
 
 
+class DetailedCLIP(nn.Module):
+    """CLIP's top 2 layers plus the detail stem: `PhotoInputs` -> tokens [b, 64, 128], as
+    `VisionLanguageModel.patch_tokens` reads a photo."""
+
+    def __init__(self, vision_model: nn.Module) -> None:
+        super().__init__()
+        self.top = VisionTop(2, 128, 4, 512).load_clip(vision_model)
+        self.detail = DetailStem(VLMConfig.detail_width, 128)
+
+    def forward(self, photos: PhotoInputs) -> torch.Tensor:
+        return self.top(photos.states) + self.detail(photos.pixels)
+
+
 def vision_side(side: str, encoders: Encoders) -> nn.Module:
     """The trainable vision side: one view's input -> tokens [b, 64, 128]."""
     vision_model = encoders.image_model.vision_model
@@ -102,6 +123,8 @@ def vision_side(side: str, encoders: Encoders) -> nn.Module:
         return CLIPPixels(vision_model)
     if side == "cnn":
         return small_cnn()
+    if side == "clip-detail":
+        return DetailedCLIP(vision_model)
     top = {"clip-top0": 0, "clip-top4": 4}.get(side, 2)
     return VisionTop(top, 128, 4, 512).load_clip(vision_model)
 
@@ -117,9 +140,12 @@ class Probe(nn.Module):
         self.pool = nn.MultiheadAttention(dim, 4, batch_first=True)
         self.damage, self.side = nn.Linear(dim, len(CLASSES)), nn.Linear(dim, 2)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = x.shape[0]
-        tokens = self.vision(x.flatten(0, 1)).reshape(batch, self.views * 64, -1) + self.positions
+    def forward(self, x: torch.Tensor | PhotoInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = len(x)
+        if isinstance(x, PhotoInputs):  # one view
+            tokens = self.vision(x) + self.positions
+        else:
+            tokens = self.vision(x.flatten(0, 1)).reshape(batch, self.views * 64, -1) + self.positions
         pooled, _ = self.pool(self.queries.expand(batch, -1, -1), tokens, tokens)
         return self.damage(pooled[:, 0]), self.side(pooled[:, 1])
 
@@ -138,7 +164,7 @@ def run_side(side: str, train: list[Photo], test: list[Photo], encoders: Encoder
     x_train, x_test = inputs(side, train, encoders), inputs(side, test, encoders)
     (damage, where), (test_damage, test_where) = labels(train), labels(test)
     torch.manual_seed(seed)
-    probe = Probe(vision_side(side, encoders), x_train.shape[1])
+    probe = Probe(vision_side(side, encoders), 1 if isinstance(x_train, PhotoInputs) else x_train.shape[1])
     vision = {id(p) for p in probe.vision.parameters()}
     reader = [p for p in probe.parameters() if id(p) not in vision]
     groups = [{"params": reader, "lr": 2e-3}, {"params": list(probe.vision.parameters()), "lr": 3e-4}]

@@ -26,9 +26,12 @@ from mmsent.vlm.truth import PhotoTruth, make_photos, mask_side
 TOKENIZER = WordTokenizer()
 
 
-def tiny(kind: str, seed: int = 0) -> VisionLanguageModel:
+def tiny(kind: str, seed: int = 0, detail_width: int = 0) -> VisionLanguageModel:
+    """A tiny decoder; without a detail stem unless asked (then it reads `PhotoInputs` with pixels,
+    `tests/test_vlm_detail.py`), so CLIP states alone are its input."""
     torch.manual_seed(seed)
-    config = VLMConfig(kind=kind, vocab_size=len(TOKENIZER), dim=32, layers=1, heads=2)
+    config = VLMConfig(kind=kind, vocab_size=len(TOKENIZER), dim=32, layers=1, heads=2,
+                       detail_width=detail_width)
     return VisionLanguageModel(config).eval()
 
 
@@ -224,9 +227,10 @@ def test_committed_models_read_the_photo_and_reproduce_their_table(kind, committ
         tolerance = max(0.15, 1.5 / asked[task] ** 0.5)
         assert accuracy == pytest.approx(table["answers"][task], abs=tolerance), task
     assert captions["hallucination_rate"] == pytest.approx(table["hallucination_rate"], abs=0.12)
-    # the README's verdict: the damage kind named (>= 0.80); not yet truthful (< 0.90, > 10 % hallucinated)
+    # the README's verdict: the damage kind named (>= 0.80) and damage seen (>= 0.90), yet not truthful
+    # (more than 10 % of the captions hallucinate)
     assert table["answers"]["kind"] >= 0.8
-    assert table["answers"]["damaged"] < 0.9 and table["hallucination_rate"] > 0.1
+    assert table["answers"]["damaged"] >= 0.9 and table["hallucination_rate"] > 0.1
 
 
 def test_committed_models_take_at_most_10_mib():

@@ -15,9 +15,9 @@ def test_vision_probe_rows_add_up(tmp_path, capsys):
     bench = load_script(BENCH)
     out = tmp_path / "probe.json"
     report = bench.main(["--photos", "24", "--heldout", "16", "--steps", "3", "--quiet",
-                         "--sides", "clip-top2", "cnn", "--json", str(out)])
+                         "--sides", "clip-top2", "cnn", "clip-detail", "--json", str(out)])
     assert json.loads(out.read_text()) == report
-    assert [row["side"] for row in report["rows"]] == ["clip-top2", "cnn"]
+    assert [row["side"] for row in report["rows"]] == ["clip-top2", "cnn", "clip-detail"]
     test = bench.make_photos(16, bench.HELDOUT_SEED)
     counts = {name: sum((p.truth.damage or "intact") == name for p in test) for name in bench.CLASSES}
     for row in report["rows"]:  # "damaged" is the per-truth accuracies weighted by how often each is

@@ -50,9 +50,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     _add_pretrain(
         commands, "pretrain-vlm",
         help="train notebook 09's small vision-language models (blind, LLaVA-style, Flamingo-style)",
-        description="Generate photos with known content, cache their offline-CLIP patch tokens, train a "
-        "blind, a LLaVA-style and a Flamingo-style decoder on captions and questions about them, grade "
-        "them on held-out photos, and save them (<out>/<kind>/, README.md model card, metrics.json).",
+        description="Generate photos with known content, cache their offline-CLIP states and pixels, train "
+        "a blind, a LLaVA-style and a Flamingo-style decoder on captions and questions about them, save "
+        "them (<out>/<kind>/, float16 weights) and grade them as saved on held-out photos (README.md "
+        "model card, metrics.json).",
         out=vlm_dir(),
         counts={f"--{name}": (meaning, None, VLM_RECIPE[name]) for name, meaning in meanings.items()},
         seed=("seed of the photos and the runs", None, VLM_RECIPE["seed"]),

@@ -117,9 +117,9 @@ def hallucination_rate(texts):
     return float(np.mean([hallucinates(caption_facts(t), truth) for t, truth in zip(texts, truths)]))
 
 describe = "describe the photo ."
-rates = {"greedy": hallucination_rate(generate(models["llava"], tokenizer, describe, heldout_tokens).texts)}
+rates = {"greedy": hallucination_rate(generate(models["llava"], tokenizer, describe, heldout_inputs).texts)}
 for temperature in (0.5, 1.0, 2.0):
-    texts = generate(models["llava"], tokenizer, describe, heldout_tokens, temperature=temperature,
+    texts = generate(models["llava"], tokenizer, describe, heldout_inputs, temperature=temperature,
                      seed=0).texts
     rates[f"T = {temperature}"] = hallucination_rate(texts)
 """,
@@ -129,12 +129,12 @@ ex2 = Exercise(
     "Notebook 09, exercise 2 (what does the blind model say?)",
     _check_blind,
     hints=(
-        "answer_accuracy(models['blind'], tokenizer, heldout_items, heldout_tokens) scores every question "
+        "answer_accuracy(models['blind'], tokenizer, heldout_items, heldout_inputs) scores every question "
         "type.",
         "The blind model reads no photo, so whatever tokens you pass, it answers each question string alike.",
     ),
     solution_code="""
-blind = answer_accuracy(models["blind"], tokenizer, heldout_items, heldout_tokens)
+blind = answer_accuracy(models["blind"], tokenizer, heldout_items, heldout_inputs)
 """,
 )
 
@@ -175,7 +175,7 @@ ex3_2 = Exercise(
     hints=(
         "Load a second copy of the model, then in torch.no_grad(): layer.gate_attention.zero_() for each "
         "layer of closed.cross.",
-        "answer_accuracy(closed, tokenizer, heldout_items, heldout_tokens)['damaged'] measures 'is it "
+        "answer_accuracy(closed, tokenizer, heldout_items, heldout_inputs)['damaged'] measures 'is it "
         "damaged?' again, on the held-out photos the ceilings were computed on.",
     ),
     solution_code="""

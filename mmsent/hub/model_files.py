@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import torch
 from safetensors.torch import save_file
 from torch import nn
 
@@ -31,11 +32,17 @@ from mmsent.hub.pretrained import mode_of_new_files
 Model = TypeVar("Model", bound=nn.Module)
 
 
-def save_model_files(folder: str | Path, model: nn.Module, config: Any, extra: dict | None = None) -> Path:
-    """Write `model`'s weights, `config` (a dataclass) + `extra` and the manifest of the two into `folder`."""
+def save_model_files(folder: str | Path, model: nn.Module, config: Any, extra: dict | None = None,
+                     dtype: torch.dtype | None = None) -> Path:
+    """Write `model`'s weights, `config` (a dataclass) + `extra` and the manifest of the two into `folder`.
+
+    dtype: store the floating-point weights as this (``torch.float16``: half the bytes); loading copies
+    them back into the model's own dtype. None keeps each tensor's dtype."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    if dtype is not None:
+        weights = {name: t.to(dtype) if t.is_floating_point() else t for name, t in weights.items()}
     save_file(weights, folder / WEIGHTS_FILE)
     mode_of_new_files(folder / WEIGHTS_FILE)
     values = {**dataclasses.asdict(config), **(extra or {})}

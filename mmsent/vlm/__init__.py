@@ -8,8 +8,10 @@ only those above it:
     tokenizer       a word-level tokenizer over the closed vocabulary
     decoder         nanoGPT-style causal self-attention blocks that return their attention weights
     cross_attention Flamingo's tanh-gated cross-attention (gates start at zero)
-    vision          the top layers of the course CLIP's vision tower, fine-tuned with the model; the
-                    frozen states that enter them, computed once per photo
+    detail          a small CNN on the 128 px photo whose output is added to CLIP's patch tokens
+    vision          the top layers of the course CLIP's vision tower, fine-tuned with the model; what
+                    the models read of each photo (the frozen states that enter those layers and
+                    the pixels), computed once per photo
     model           VisionLanguageModel: "blind", "llava" (projected prefix) or "flamingo"; save/load
     training        batches and next-word training
     generate        greedy and temperature / top-k decoding, with where each written word looked

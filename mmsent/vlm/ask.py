@@ -16,7 +16,7 @@ from mmsent.vlm.generate import generate
 from mmsent.vlm.model import VisionLanguageModel
 from mmsent.vlm.text import CAPTION_PROMPT
 from mmsent.vlm.tokenizer import WordTokenizer
-from mmsent.vlm.vision import clip_states
+from mmsent.vlm.vision import photo_inputs
 
 QUESTIONS: tuple[str, ...] = (
     CAPTION_PROMPT, "is it damaged ?", "what is it ?", "what is the damage ?", "where is the damage ?",
@@ -46,9 +46,9 @@ class PhotoQuestions:
         and `mmsent.errors` data errors for a photo that cannot be read.
         """
         self.tokenizer.encode(question)  # unknown words: a ValueError that lists the known ones
-        top_layers = self.model.config.vision_layers
-        states = clip_states([open_rgb(photo)], top_layers, self.encoders)  # [1, 1 + patches, dim]
-        return generate(self.model, self.tokenizer, question, states).texts[0]
+        sizes = self.model.config
+        inputs = photo_inputs([open_rgb(photo)], sizes.vision_layers, sizes.pixel_size, self.encoders)
+        return generate(self.model, self.tokenizer, question, inputs).texts[0]
 
 
 def add_question_box(gr, photo) -> None:

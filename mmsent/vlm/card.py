@@ -28,6 +28,13 @@ def evaluation_table(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _detail(recipe: dict) -> str:
+    """How the card names the detail stem (none in a recipe without one)."""
+    width = recipe.get("detail_width", 0)
+    return (f", plus a detail stem (four strided convolutions, {width} channels at the widest, on the "
+            "128 px photo) added to each patch token") if width else ""
+
+
 def vlm_card(metrics: dict) -> str:
     """The README.md of the folder that holds the three models."""
     recipe, llava = metrics["recipe"], metrics["models"]["llava"]
@@ -41,12 +48,13 @@ tags: [vision-language, image-to-text, visual-question-answering, course]
 Three small causal decoders (nanoGPT-style, {metrics['models']['llava']['parameters']:,} parameters for
 the LLaVA-style one) that write about the course's generated product photos, reading the offline CLIP's
 patch tokens (`data/clip-offline`, its top {recipe.get('vision_layers', 0)} vision layers fine-tuned with
-each model, the rest frozen): `llava/` (projected prefix), `flamingo/` (tanh-gated cross-attention) and
-`blind/` (the same decoder without the photo). Notebook 09, "Models that talk
+each model, the rest frozen){_detail(recipe)}: `llava/` (projected prefix), `flamingo/` (tanh-gated
+cross-attention) and `blind/` (the same decoder without the photo). Notebook 09, "Models that talk
 about pictures", teaches them.
 
 Load: `VisionLanguageModel.from_pretrained("data/vlm-offline/llava")` and
-`WordTokenizer.from_pretrained("data/vlm-offline/llava")` (`mmsent.vlm`).
+`WordTokenizer.from_pretrained("data/vlm-offline/llava")` (`mmsent.vlm`). The weights are stored as
+float16 and load into float32; the table below grades them as stored.
 
 ## Evaluation ({recipe['heldout']} held-out photos, seed 20241)
 

@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from mmsent.analysis.attention_lift import attention_lift
 from mmsent.data.synth import PRODUCT_NOUNS, PRODUCTS
@@ -25,13 +24,14 @@ from mmsent.vlm.model import VisionLanguageModel
 from mmsent.vlm.text import CAPTION_PROMPT, DAMAGE_WORDS, QUESTION_TYPES, Example
 from mmsent.vlm.tokenizer import WordTokenizer
 from mmsent.vlm.truth import SIDES, Photo, PhotoTruth
+from mmsent.vlm.vision import PhotoInputs
 
 LOOK_WORDS: tuple[str, ...] = ("crack", "burn", "dent")  # damage words with a mask to look at
 _PRODUCT_WORD = {product: PRODUCT_NOUNS[product].split()[-1] for product in PRODUCTS}
 
 
-def _batches(model: VisionLanguageModel, clip_states: torch.Tensor, rows: list[int]) -> torch.Tensor | None:
-    return None if model.config.kind == "blind" else clip_states[rows]
+def _batches(model: VisionLanguageModel, photos: PhotoInputs, rows: list[int]) -> PhotoInputs | None:
+    return None if model.config.kind == "blind" else photos[rows]
 
 
 def grade_answers(items: list[Example], answer: Callable[[str, list[int]], list[str]]) -> dict[str, float]:
@@ -51,10 +51,11 @@ def grade_answers(items: list[Example], answer: Callable[[str, list[int]], list[
 
 
 def answer_accuracy(model: VisionLanguageModel, tokenizer: WordTokenizer, items: list[Example],
-                    clip_states: torch.Tensor) -> dict[str, float]:
-    """Exact-match accuracy per question type (greedy answers). clip_states [photos, 1 + patches, dim]."""
+                    photos: PhotoInputs) -> dict[str, float]:
+    """Exact-match accuracy per question type (greedy answers); `photos`: every photo's inputs
+    (`mmsent.vlm.vision.photo_inputs`), indexed by each question's `photo`."""
     def answer(prompt: str, rows: list[int]) -> list[str]:
-        return generate(model, tokenizer, prompt, _batches(model, clip_states, rows), batch=len(rows)).texts
+        return generate(model, tokenizer, prompt, _batches(model, photos, rows), batch=len(rows)).texts
 
     return grade_answers(items, answer)
 
@@ -75,11 +76,11 @@ def hallucinates(said: PhotoTruth, truth: PhotoTruth) -> bool:
 
 
 def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
-                   clip_states: torch.Tensor) -> dict:
+                   inputs: PhotoInputs) -> dict:
     """Caption every photo (greedy) and grade it. Returns product_accuracy, state_accuracy,
     hallucination_rate, lift (mean per damage word, over correctly named twin photos), captions."""
     rows = list(range(len(photos)))
-    tokens = _batches(model, clip_states, rows)
+    tokens = _batches(model, inputs, rows)
     generated = generate(model, tokenizer, CAPTION_PROMPT, tokens, batch=len(rows))
     claims = [caption_facts(text) for text in generated.texts]
     pairs = list(zip(claims, [photo.truth for photo in photos], strict=True))
@@ -101,8 +102,8 @@ def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos:
 
 
 def evaluate_vlm(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
-                 items: list[Example], clip_states: torch.Tensor) -> dict:
+                 items: list[Example], inputs: PhotoInputs) -> dict:
     """One row of the evaluation table: accuracy per question type + the caption scores (no captions)."""
-    captions = caption_scores(model, tokenizer, photos, clip_states)
+    captions = caption_scores(model, tokenizer, photos, inputs)
     captions.pop("captions")
-    return {"answers": answer_accuracy(model, tokenizer, items, clip_states), **captions}
+    return {"answers": answer_accuracy(model, tokenizer, items, inputs), **captions}

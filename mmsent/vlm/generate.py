@@ -14,6 +14,7 @@ import torch
 
 from mmsent.vlm.model import VisionLanguageModel
 from mmsent.vlm.tokenizer import WordTokenizer
+from mmsent.vlm.vision import PhotoInputs
 
 
 @dataclass
@@ -40,22 +41,22 @@ def next_token(logits: torch.Tensor, temperature: float = 0.0, top_k: int | None
 
 @torch.no_grad()
 def generate(model: VisionLanguageModel, tokenizer: WordTokenizer, prompt: str,
-             clip_states: torch.Tensor | None, batch: int | None = None, max_new_tokens: int = 12,
+             photos: PhotoInputs | torch.Tensor | None, batch: int | None = None, max_new_tokens: int = 12,
              temperature: float = 0.0, top_k: int | None = None, seed: int = 0) -> Generated:
-    """Answer one prompt for each photo of `clip_states` [batch, 1 + patches, patch_dim].
+    """Answer one prompt for each photo of `photos` (their `mmsent.vlm.vision.PhotoInputs`).
 
     Every row shares the prompt, so the rows stay the same length and run in one batch; a row that
     wrote <eos> keeps going but what follows is cut off. `batch`: the number of rows for a blind
     model (which has no patch tokens to count).
     """
     model.eval()
-    rows = clip_states.shape[0] if clip_states is not None else (batch or 1)
+    rows = len(photos) if photos is not None else (batch or 1)
     prompt_ids = torch.tensor(tokenizer.prompt_ids(prompt)).repeat(rows, 1)  # [B, k]
     ids, looks = prompt_ids, []
     generator = torch.Generator().manual_seed(seed)
     budget = min(max_new_tokens, model.config.max_length - prompt_ids.shape[1])
     for _ in range(budget):
-        output = model(ids, clip_states)
+        output = model(ids, photos)
         chosen = next_token(output.logits[:, -1], temperature, top_k, generator)  # [B]
         ids = torch.cat([ids, chosen[:, None]], dim=1)
         if output.attention_to_patches is not None:

@@ -10,7 +10,8 @@ All three share the decoder (`mmsent.vlm.decoder`), so a comparison between them
 how the image gets in, nothing else. The patch tokens are the course CLIP's: the two image models
 carry a trainable copy of the top `VLMConfig.vision_layers` layers of its vision tower
 (`mmsent.vlm.vision.VisionTop`) and read the frozen state that enters them, computed once per photo
-(`mmsent.vlm.vision.clip_states`).
+(`mmsent.vlm.vision.photo_inputs`). A **detail stem** (`mmsent.vlm.detail.DetailStem`, a small CNN on
+the 128 px photo) adds what CLIP's 64 px view misses to each patch token.
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from torch import nn
 from mmsent.hub.model_files import load_model_files, save_model_files
 from mmsent.vlm.cross_attention import GatedCrossAttention
 from mmsent.vlm.decoder import Block, TokenEmbedding
-from mmsent.vlm.vision import VisionTop
+from mmsent.vlm.detail import DetailStem
+from mmsent.vlm.vision import PhotoInputs, VisionTop
 
 KINDS: tuple[str, ...] = ("blind", "llava", "flamingo")
 
 
 _SIZE_RANGES = (("vocab_size", 1, 1 << 16), ("dim", 1, 4096), ("layers", 1, 64), ("heads", 1, 64),
                 ("max_length", 1, 4096), ("patch_dim", 1, 4096), ("num_patches", 1, 4096),
-                ("vision_layers", 0, 64), ("vision_heads", 1, 64), ("vision_hidden", 1, 1 << 16))
+                ("vision_layers", 0, 64), ("vision_heads", 1, 64), ("vision_hidden", 1, 1 << 16),
+                ("detail_width", 0, 4096))
 
 
 @dataclass
@@ -43,13 +46,14 @@ class VLMConfig:
     vocab_size: int = 64
     dim: int = 128
     layers: int = 2
-    heads: int = 4
+    heads: int = 8
     max_length: int = 24  # text tokens
     patch_dim: int = 128  # the CLIP vision width
     num_patches: int = 64  # 8 x 8 patches of the 64 px CLIP input
     vision_layers: int = 2  # top CLIP vision layers trained with the model (0: post_layernorm only)
     vision_heads: int = 4  # the CLIP vision tower's
     vision_hidden: int = 512  # its MLP width
+    detail_width: int = 128  # the detail stem's widest convolution (a multiple of 8; 0: no detail stem)
 
     def __post_init__(self) -> None:
         """Every value checked before anything is built (a config.json from elsewhere included)."""
@@ -59,6 +63,15 @@ class VLMConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        if self.detail_width % 8:
+            raise ValueError(f"detail_width must be a multiple of 8 (0: no detail stem), got "
+                             f"{self.detail_width}")
+
+    @property
+    def pixel_size(self) -> int:
+        """The photo size the detail stem reads, 16 pixels per CLIP patch (128 for 8 x 8 patches);
+        0 for a model without one (blind, or `detail_width` 0)."""
+        return 0 if self.kind == "blind" or not self.detail_width else 16 * math.isqrt(self.num_patches)
 
 
 class Projector(nn.Module):
@@ -117,6 +130,8 @@ class VisionLanguageModel(nn.Module):
             self.vision = VisionTop(config.vision_layers, config.patch_dim, config.vision_heads,
                                     config.vision_hidden)
             self.projector = Projector(config.patch_dim, config.dim, config.num_patches)
+            if config.pixel_size:
+                self.detail = DetailStem(config.detail_width, config.patch_dim)
         if config.kind == "flamingo":
             self.cross = nn.ModuleList(GatedCrossAttention(config.dim, config.heads)
                                        for _ in range(config.layers))
@@ -131,17 +146,36 @@ class VisionLanguageModel(nn.Module):
             model.vision.load_clip(clip_model.vision_model)
         return model
 
-    def forward(self, input_ids: torch.Tensor, clip_states: torch.Tensor | None = None) -> VLMOutput:
-        """input_ids [batch, length]; clip_states [batch, 1 + patches, patch_dim]: the CLIP states
-        that enter the vision top (`mmsent.vlm.vision.clip_states`; ignored when blind)."""
+    def vision_parameters(self) -> list[nn.Parameter]:
+        """The parameters that read pixels or CLIP states (the vision top, the detail stem)."""
+        parts = [getattr(self, name) for name in ("vision", "detail") if hasattr(self, name)]
+        return [p for part in parts for p in part.parameters()]
+
+    def patch_tokens(self, photos: PhotoInputs | torch.Tensor) -> torch.Tensor:
+        """`PhotoInputs` of a batch (or its CLIP states alone, for a model without a detail stem)
+        -> patch tokens [batch, patches, patch_dim]."""
+        photos = photos if isinstance(photos, PhotoInputs) else PhotoInputs(photos)
+        tokens = self.vision(photos.states)
+        if hasattr(self, "detail"):
+            if photos.pixels is None:
+                raise ValueError("this model has a detail stem: give it photo_inputs(..., pixel_size="
+                                 f"{self.config.pixel_size}), which holds the photo's pixels")
+            tokens = tokens + self.detail(photos.pixels)
+        return tokens
+
+    def forward(self, input_ids: torch.Tensor, photos: PhotoInputs | torch.Tensor | None = None) -> VLMOutput:
+        """input_ids [batch, length]; photos: the batch's `mmsent.vlm.vision.PhotoInputs` (the CLIP
+        states [batch, 1 + patches, patch_dim] that enter the vision top, and the pixels the detail
+        stem reads; ignored when blind)."""
         x = self.embed(input_ids)  # [B, T, D]
         if self.config.kind == "blind":
             for block in self.blocks:
                 x, _ = block(x)
             return VLMOutput(self.head(self.norm(x)), None)
-        if clip_states is None:
-            raise ValueError(f"a {self.config.kind} model needs clip_states [batch, 1 + patches, patch_dim]")
-        prefix = self.projector(self.vision(clip_states))  # [B, P / 4, D]
+        if photos is None:
+            raise ValueError(f"a {self.config.kind} model needs the photos' inputs "
+                             "(mmsent.vlm.vision.photo_inputs)")
+        prefix = self.projector(self.patch_tokens(photos))  # [B, P / 4, D]
         looks = []
         if self.config.kind == "llava":
             patches = prefix.shape[1]
@@ -162,8 +196,9 @@ class VisionLanguageModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def save_pretrained(self, folder: str | Path) -> None:
-        """Write the folder (`mmsent.hub.model_files`): the `VLMConfig` and every weight."""
-        save_model_files(folder, self, self.config)
+        """Write the folder (`mmsent.hub.model_files`): the `VLMConfig` and every weight, stored as
+        float16 (half the bytes; `from_pretrained` loads them back into float32)."""
+        save_model_files(folder, self, self.config, dtype=torch.float16)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> VisionLanguageModel:

@@ -20,7 +20,7 @@ from mmsent.vlm.text import blind_ceilings, examples
 from mmsent.vlm.tokenizer import WordTokenizer
 from mmsent.vlm.training import train_vlm
 from mmsent.vlm.truth import HELDOUT_SEED, Photo, make_photos
-from mmsent.vlm.vision import clip_states
+from mmsent.vlm.vision import PhotoInputs, photo_inputs
 
 RECIPE = {"photos": 16000, "heldout": 600, "steps": 3000, "seed": 0, "batch_size": 64, "learning_rate": 2e-3,
           "vision_learning_rate": 3e-4}
@@ -37,13 +37,18 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def heldout_set(n: int = RECIPE["heldout"], top_layers: int = VLMConfig.vision_layers,
-                encoders: Encoders | None = None) -> tuple[list[Photo], list, torch.Tensor]:
-    """The held-out photos, their examples and their CLIP states [n, 1 + patches, dim] (what enters the
-    top `top_layers` vision layers the models fine-tune)."""
+def inputs_for(photos: list[Photo], config: VLMConfig, encoders: Encoders | None = None) -> PhotoInputs:
+    """The `PhotoInputs` a LLaVA- or Flamingo-style model of `config`'s sizes reads of `photos`."""
+    return photo_inputs([p.image for p in photos], config.vision_layers, config.pixel_size, encoders)
+
+
+def heldout_set(n: int = RECIPE["heldout"], config: VLMConfig | None = None,
+                encoders: Encoders | None = None) -> tuple[list[Photo], list, PhotoInputs]:
+    """The held-out photos, their examples and their `PhotoInputs` for models of `config`'s sizes
+    (default: the committed LLaVA-style model's)."""
     photos = make_photos(n, HELDOUT_SEED)
-    states = clip_states([p.image for p in photos], top_layers, encoders)
-    return photos, examples([p.truth for p in photos], HELDOUT_SEED), states
+    inputs = inputs_for(photos, config or VLMConfig(), encoders)
+    return photos, examples([p.truth for p in photos], HELDOUT_SEED), inputs
 
 
 def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = RECIPE["steps"],
@@ -57,30 +62,31 @@ def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = REC
         print(f"pretrain-vlm: drawing {photos} + {heldout} photos and computing their CLIP states",
               file=sys.stderr)
     encoders = load_encoders("offline")
-    top_layers = VLMConfig.vision_layers
+    sizes = VLMConfig(vocab_size=len(tokenizer))
     train_photos = make_photos(photos, seed + 1)  # seed 0 -> TRAIN_SEED 1, never HELDOUT_SEED
     train_items = examples([p.truth for p in train_photos], seed + 1)
-    train_states = clip_states([p.image for p in train_photos], top_layers, encoders)
-    test_photos, test_items, test_states = heldout_set(heldout, top_layers, encoders)
+    train_inputs = inputs_for(train_photos, sizes, encoders)
+    test_photos, test_items, test_inputs = heldout_set(heldout, sizes, encoders)
     rows, train_seconds = {}, {}
     for kind in KINDS:
         torch.manual_seed(seed)
         config = VLMConfig(kind=kind, vocab_size=len(tokenizer))
         model = VisionLanguageModel.from_clip(config, encoders.image_model)
         clock = time.perf_counter()
-        losses = train_vlm(model, train_items, train_states, tokenizer, steps, seed,
+        losses = train_vlm(model, train_items, train_inputs, tokenizer, steps, seed,
                            batch_size=RECIPE["batch_size"], learning_rate=RECIPE["learning_rate"],
                            vision_learning_rate=RECIPE["vision_learning_rate"], progress=progress)
         train_seconds[kind] = round(time.perf_counter() - clock, 1)
-        rows[kind] = {**evaluate_vlm(model, tokenizer, test_photos, test_items, test_states),
-                      "final_loss": round(sum(losses[-50:]) / len(losses[-50:]), 4),
-                      "parameters": model.num_parameters()}
         model.save_pretrained(out_dir / kind)
         tokenizer.save_pretrained(out_dir / kind)
+        saved = VisionLanguageModel.from_pretrained(out_dir / kind)  # graded as saved (float16 weights)
+        rows[kind] = {**evaluate_vlm(saved, tokenizer, test_photos, test_items, test_inputs),
+                      "final_loss": round(sum(losses[-50:]) / len(losses[-50:]), 4),
+                      "parameters": model.num_parameters()}
     metrics = {
         "recipe": {"photos": photos, "heldout": heldout, "steps": steps, "seed": seed,
                    **{key: RECIPE[key] for key in ("batch_size", "learning_rate", "vision_learning_rate")},
-                   "vision_layers": top_layers},
+                   "vision_layers": sizes.vision_layers, "detail_width": sizes.detail_width},
         "blind_ceilings": blind_ceilings(test_items),
         "models": rows,
         "train_seconds": train_seconds,

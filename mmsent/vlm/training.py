@@ -12,6 +12,7 @@ from mmsent.progress import progress_bar
 from mmsent.vlm.model import VisionLanguageModel
 from mmsent.vlm.text import Example
 from mmsent.vlm.tokenizer import WordTokenizer
+from mmsent.vlm.vision import PhotoInputs
 
 
 def collate(items: list[Example], tokenizer: WordTokenizer,
@@ -32,9 +33,9 @@ def collate(items: list[Example], tokenizer: WordTokenizer,
 
 
 def next_word_loss(model: VisionLanguageModel, input_ids: torch.Tensor, targets: torch.Tensor,
-                   clip_states: torch.Tensor | None) -> torch.Tensor:
+                   photos: PhotoInputs | None) -> torch.Tensor:
     """Mean cross-entropy of the answer tokens (targets -100 are ignored): a scalar."""
-    logits = model(input_ids, clip_states).logits  # [B, T, V]
+    logits = model(input_ids, photos).logits  # [B, T, V]
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
 
 
@@ -48,7 +49,7 @@ def task_balanced_batch(by_task: dict[str, list[Example]], size: int,
             for t in chosen]
 
 
-def train_vlm(model: VisionLanguageModel, items: list[Example], clip_states: torch.Tensor,
+def train_vlm(model: VisionLanguageModel, items: list[Example], photos: PhotoInputs | torch.Tensor,
               tokenizer: WordTokenizer, steps: int, seed: int, batch_size: int = 64,
               learning_rate: float = 2e-3, vision_learning_rate: float = 3e-4,
               progress: bool = True) -> list[float]:
@@ -59,9 +60,11 @@ def train_vlm(model: VisionLanguageModel, items: list[Example], clip_states: tor
     damage ?" is asked of about one photo in six, a few percent of the examples, and the model
     never learns it.
 
-    clip_states [photos, 1 + patches, patch_dim]: indexed by each example's `photo`.
-    vision_learning_rate: for the CLIP layers the model fine-tunes (`model.vision`), smaller than the
-    rest's `learning_rate` because they start trained (as nanoVLM trains its vision encoder).
+    photos: every photo's `PhotoInputs` (`mmsent.vlm.vision.photo_inputs`), indexed by each example's
+    `photo`.
+    vision_learning_rate: for the CLIP layers the model fine-tunes and its detail stem
+    (`model.vision_parameters()`), smaller than the rest's `learning_rate` because the CLIP layers
+    start trained (as nanoVLM trains its vision encoder).
     Returns the loss of every step.
     """
     if steps < 1 or not items:
@@ -70,7 +73,7 @@ def train_vlm(model: VisionLanguageModel, items: list[Example], clip_states: tor
     by_task: dict[str, list[Example]] = defaultdict(list)
     for item in items:
         by_task[item.task].append(item)
-    vision = list(model.vision.parameters()) if hasattr(model, "vision") else []
+    vision = model.vision_parameters()
     others = [p for p in model.parameters() if id(p) not in {id(v) for v in vision}]
     groups = [{"params": others, "lr": learning_rate}, {"params": vision, "lr": vision_learning_rate}]
     optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=0.01)
@@ -78,8 +81,8 @@ def train_vlm(model: VisionLanguageModel, items: list[Example], clip_states: tor
     model.train()
     losses = []
     for _ in progress_bar(range(steps), desc=f"train {model.config.kind}", enabled=progress):
-        input_ids, targets, photos = collate(task_balanced_batch(by_task, batch_size, generator), tokenizer)
-        loss = next_word_loss(model, input_ids, targets, clip_states[photos])
+        input_ids, targets, rows = collate(task_balanced_batch(by_task, batch_size, generator), tokenizer)
+        loss = next_word_loss(model, input_ids, targets, photos[rows])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

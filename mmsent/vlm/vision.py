@@ -15,6 +15,8 @@ into it as they are, and it does not depend on how a transformers version calls 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -22,6 +24,7 @@ from torch import nn
 
 from mmsent.compat import clip_vision_hidden_states
 from mmsent.encoders import Encoders, load_encoders
+from mmsent.vlm.detail import photo_pixels
 
 
 class VisionAttention(nn.Module):
@@ -109,3 +112,33 @@ def clip_states(images: list[Image.Image], top_layers: int, encoders: Encoders |
         states = clip_vision_hidden_states(model.vision_model, pixels["pixel_values"].to(device))
         chunks.append(states[depth - top_layers].float().cpu())
     return torch.cat(chunks)
+
+
+@dataclass
+class PhotoInputs:
+    """What a vision-language model reads of each photo, computed once per photo set (`photo_inputs`).
+
+    states: float [n, 1 + patches, dim], the CLIP states that enter the top layers (`clip_states`);
+    pixels: uint8 [n, 3, size, size], the photo itself for the detail stem (`mmsent.vlm.detail`), or
+        None for a model without one.
+    Indexing picks photos: ``inputs[rows]`` is a `PhotoInputs` of those rows.
+    """
+
+    states: torch.Tensor
+    pixels: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.states.shape[0]
+
+    def __getitem__(self, rows: int | slice | list[int] | torch.Tensor) -> PhotoInputs:
+        rows = [rows] if isinstance(rows, int) else rows  # keep the photo axis
+        return PhotoInputs(self.states[rows], None if self.pixels is None else self.pixels[rows])
+
+
+def photo_inputs(images: list[Image.Image], top_layers: int, pixel_size: int = 0,
+                 encoders: Encoders | None = None) -> PhotoInputs:
+    """`images` -> their `PhotoInputs`: the CLIP states entering the top `top_layers` layers, and the
+    photos at `pixel_size` x `pixel_size` when it is not 0 (a model with a detail stem:
+    ``VisionLanguageModel.pixel_size``)."""
+    states = clip_states(images, top_layers, encoders)
+    return PhotoInputs(states, photo_pixels(images, pixel_size) if pixel_size else None)
