@@ -4,6 +4,8 @@ pixels show."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,19 @@ def test_training_learns_what_only_the_pixels_show_and_save_load_keeps_it(tmp_pa
     (tmp_path / "config.json").write_text(config)  # a config whose stem the weights do not fit
     with pytest.raises(CheckpointError):
         VisionLanguageModel.from_pretrained(tmp_path)
+
+
+def test_a_folder_saved_before_the_detail_stem_loads_without_one(tmp_path):
+    torch.manual_seed(0)
+    old = VisionLanguageModel(VLMConfig(kind="llava", vocab_size=len(TOKENIZER), dim=32, layers=1, heads=2,
+                                        detail_width=0)).eval()
+    old.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["detail_width"]  # as the kit wrote it before the stem existed
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "manifest.json").unlink()
+    loaded = VisionLanguageModel.from_pretrained(tmp_path)
+    assert loaded.config.detail_width == 0 and not hasattr(loaded, "detail")
+    ids, states = torch.tensor([TOKENIZER.prompt_ids("is it damaged ?")]), torch.randn(1, 65, 128)
+    with torch.no_grad():  # float16 on disk: the same model, to float16's precision
+        assert torch.allclose(loaded(ids, states).logits, old(ids, states).logits, atol=1e-2)

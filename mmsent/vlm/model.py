@@ -67,6 +67,12 @@ class VLMConfig:
             raise ValueError(f"detail_width must be a multiple of 8 (0: no detail stem), got "
                              f"{self.detail_width}")
 
+    @classmethod
+    def from_dict(cls, values: dict) -> VLMConfig:
+        """The config of a folder's config.json (`values`: its keys that are fields). A folder saved before
+        the detail stem existed names no ``detail_width``: it has no stem."""
+        return cls(**{"detail_width": 0, **values})
+
     @property
     def pixel_size(self) -> int:
         """The photo size the detail stem reads, 16 pixels per CLIP patch (128 for 8 x 8 patches);
