@@ -195,6 +195,25 @@ def test_training_learns_and_save_load_round_trips(photos, tmp_path):
         VisionLanguageModel.from_pretrained(tmp_path / "nothing")
 
 
+@pytest.mark.parametrize("moves", ["gates", "the rest"])
+def test_the_flamingo_gates_learn_at_their_own_rate(moves, photos):
+    """The tanh gates form their own parameter group: with only their learning rate above zero, only
+    they move; with only the others', the gates stay shut."""
+    model = tiny("flamingo")
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    rates = {"learning_rate": 0.0, "vision_learning_rate": 0.0, "gate_learning_rate": 0.05}
+    if moves == "the rest":
+        rates = {"learning_rate": 1e-3, "vision_learning_rate": 1e-3, "gate_learning_rate": 0.0}
+    items = examples([p.truth for p in photos], 0)
+    train_vlm(model, items, torch.randn(len(photos), 65, 128), TOKENIZER, steps=5, seed=0, batch_size=8,
+              progress=False, **rates)
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    gates = {name for name, _ in model.named_parameters() if name.split(".")[-1].startswith("gate_")}
+    assert len(gates) == 2 and {id(p) for p in model.gate_parameters()} == {
+        id(p) for name, p in model.named_parameters() if name in gates}
+    assert (changed == gates) if moves == "gates" else (changed and not changed & gates)
+
+
 def test_collate_right_pads():
     items = [Example(0, "damaged", "is it damaged ?", "no"),
              Example(3, "caption", CAPTION_PROMPT, "an intact mug")]

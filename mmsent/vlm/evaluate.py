@@ -3,7 +3,9 @@
 - questions: exact match of the generated answer, per question type;
 - captions: product accuracy, state accuracy (damaged or not) and the **hallucination rate**, the
   share of captions that mention something the photo does not have (a product, a damage kind or a
-  side that is not the truth's), CHAIR-style, decided word by word from the generator's truth;
+  side that is not the truth's), CHAIR-style, decided word by word from the generator's truth.
+  Captions are written with beam search (`CAPTION_BEAMS` beams, as BLIP captions); the greedy
+  captions' hallucination rate is reported beside it, since the decoder changes the number;
 - where the damage words look: when a caption names the photo's true damage ("crack", "burn",
   "dent"), the attention of the position that chose that word over the patches, and its **lift** on
   the true damage mask (`mmsent.analysis.attention_lift.attention_lift`: 1 = no preference, 3 = three times
@@ -19,7 +21,7 @@ import numpy as np
 
 from mmsent.analysis.attention_lift import attention_lift
 from mmsent.data.synth import PRODUCT_NOUNS, PRODUCTS
-from mmsent.vlm.generate import generate
+from mmsent.vlm.generate import beam_search, generate
 from mmsent.vlm.model import VisionLanguageModel
 from mmsent.vlm.text import CAPTION_PROMPT, DAMAGE_WORDS, QUESTION_TYPES, Example
 from mmsent.vlm.tokenizer import WordTokenizer
@@ -27,6 +29,7 @@ from mmsent.vlm.truth import SIDES, Photo, PhotoTruth
 from mmsent.vlm.vision import PhotoInputs
 
 LOOK_WORDS: tuple[str, ...] = ("crack", "burn", "dent")  # damage words with a mask to look at
+CAPTION_BEAMS = 3  # beams of the graded captions (1: greedy)
 _PRODUCT_WORD = {product: PRODUCT_NOUNS[product].split()[-1] for product in PRODUCTS}
 
 
@@ -76,12 +79,16 @@ def hallucinates(said: PhotoTruth, truth: PhotoTruth) -> bool:
 
 
 def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
-                   inputs: PhotoInputs) -> dict:
-    """Caption every photo (greedy) and grade it. Returns product_accuracy, state_accuracy,
-    hallucination_rate, lift (mean per damage word, over correctly named twin photos), captions."""
+                   inputs: PhotoInputs, beams: int = CAPTION_BEAMS) -> dict:
+    """Caption every photo (beam search with `beams` beams; 1: greedy) and grade it. Returns
+    product_accuracy, state_accuracy, hallucination_rate, lift (mean per damage word, over correctly
+    named twin photos), captions."""
     rows = list(range(len(photos)))
     tokens = _batches(model, inputs, rows)
-    generated = generate(model, tokenizer, CAPTION_PROMPT, tokens, batch=len(rows))
+    if beams == 1:
+        generated = generate(model, tokenizer, CAPTION_PROMPT, tokens, batch=len(rows))
+    else:
+        generated = beam_search(model, tokenizer, CAPTION_PROMPT, tokens, batch=len(rows), beams=beams)
     claims = [caption_facts(text) for text in generated.texts]
     pairs = list(zip(claims, [photo.truth for photo in photos], strict=True))
     lifts: dict[str, list[float]] = defaultdict(list)
@@ -103,7 +110,10 @@ def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos:
 
 def evaluate_vlm(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
                  items: list[Example], inputs: PhotoInputs) -> dict:
-    """One row of the evaluation table: accuracy per question type + the caption scores (no captions)."""
+    """One row of the evaluation table: accuracy per question type + the caption scores (no captions),
+    and greedy_hallucination_rate: the hallucination rate of greedy captions."""
     captions = caption_scores(model, tokenizer, photos, inputs)
     captions.pop("captions")
-    return {"answers": answer_accuracy(model, tokenizer, items, inputs), **captions}
+    greedy = caption_scores(model, tokenizer, photos, inputs, beams=1)["hallucination_rate"]
+    return {"answers": answer_accuracy(model, tokenizer, items, inputs), **captions,
+            "greedy_hallucination_rate": greedy}

@@ -157,6 +157,11 @@ class VisionLanguageModel(nn.Module):
         parts = [getattr(self, name) for name in ("vision", "detail") if hasattr(self, name)]
         return [p for part in parts for p in part.parameters()]
 
+    def gate_parameters(self) -> list[nn.Parameter]:
+        """The Flamingo-style model's tanh gates (two scalars per cross-attention layer; none otherwise)."""
+        crosses = getattr(self, "cross", [])
+        return [gate for cross in crosses for gate in (cross.gate_attention, cross.gate_mlp)]
+
     def patch_tokens(self, photos: PhotoInputs | torch.Tensor) -> torch.Tensor:
         """`PhotoInputs` of a batch (or its CLIP states alone, for a model without a detail stem)
         -> patch tokens [batch, patches, patch_dim]."""

@@ -14,7 +14,7 @@ import torch
 
 from mmsent.encoders import Encoders, load_encoders
 from mmsent.vlm.card import vlm_card
-from mmsent.vlm.evaluate import evaluate_vlm
+from mmsent.vlm.evaluate import CAPTION_BEAMS, evaluate_vlm
 from mmsent.vlm.model import KINDS, VisionLanguageModel, VLMConfig
 from mmsent.vlm.text import blind_ceilings, examples
 from mmsent.vlm.tokenizer import WordTokenizer
@@ -23,7 +23,7 @@ from mmsent.vlm.truth import HELDOUT_SEED, Photo, make_photos
 from mmsent.vlm.vision import PhotoInputs, photo_inputs
 
 RECIPE = {"photos": 16000, "heldout": 600, "steps": 3000, "seed": 0, "batch_size": 64, "learning_rate": 2e-3,
-          "vision_learning_rate": 3e-4}
+          "vision_learning_rate": 3e-4, "gate_learning_rate": 0.2}
 
 
 def cpu_name() -> str:
@@ -59,7 +59,7 @@ def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = REC
     torch.manual_seed(seed)
     tokenizer = WordTokenizer()
     if progress:
-        print(f"pretrain-vlm: drawing {photos} + {heldout} photos and computing their CLIP states",
+        print(f"pretrain-vlm: drawing {photos} + {heldout} photos and reading them (CLIP states, pixels)",
               file=sys.stderr)
     encoders = load_encoders("offline")
     sizes = VLMConfig(vocab_size=len(tokenizer))
@@ -75,7 +75,8 @@ def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = REC
         clock = time.perf_counter()
         losses = train_vlm(model, train_items, train_inputs, tokenizer, steps, seed,
                            batch_size=RECIPE["batch_size"], learning_rate=RECIPE["learning_rate"],
-                           vision_learning_rate=RECIPE["vision_learning_rate"], progress=progress)
+                           vision_learning_rate=RECIPE["vision_learning_rate"],
+                           gate_learning_rate=RECIPE["gate_learning_rate"], progress=progress)
         train_seconds[kind] = round(time.perf_counter() - clock, 1)
         model.save_pretrained(out_dir / kind)
         tokenizer.save_pretrained(out_dir / kind)
@@ -85,8 +86,10 @@ def pretrain_vlm(out_dir: Path, photos: int = RECIPE["photos"], steps: int = REC
                       "parameters": model.num_parameters()}
     metrics = {
         "recipe": {"photos": photos, "heldout": heldout, "steps": steps, "seed": seed,
-                   **{key: RECIPE[key] for key in ("batch_size", "learning_rate", "vision_learning_rate")},
-                   "vision_layers": sizes.vision_layers, "detail_width": sizes.detail_width},
+                   **{key: RECIPE[key] for key in ("batch_size", "learning_rate", "vision_learning_rate",
+                                                    "gate_learning_rate")},
+                   "vision_layers": sizes.vision_layers, "detail_width": sizes.detail_width,
+                   "caption_beams": CAPTION_BEAMS},
         "blind_ceilings": blind_ceilings(test_items),
         "models": rows,
         "train_seconds": train_seconds,
