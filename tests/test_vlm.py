@@ -232,7 +232,7 @@ def committed_heldout():
 @pytest.mark.parametrize("kind", ["llava", "flamingo"])
 def test_committed_models_read_the_photo_and_reproduce_their_table(kind, committed_heldout):
     """Well above the blind ceilings on what the photo shows, close to the committed table on a
-    subset of the same held-out photos; and (the README says so) still short of a truthful captioner."""
+    subset of the same held-out photos; and (the README says so) the course's three marks met."""
     photos, items, tokens = committed_heldout
     model = VisionLanguageModel.from_pretrained(VLM_DIR / kind)
     tokenizer = WordTokenizer.from_pretrained(VLM_DIR / kind)
@@ -246,10 +246,10 @@ def test_committed_models_read_the_photo_and_reproduce_their_table(kind, committ
         tolerance = max(0.15, 1.5 / asked[task] ** 0.5)
         assert accuracy == pytest.approx(table["answers"][task], abs=tolerance), task
     assert captions["hallucination_rate"] == pytest.approx(table["hallucination_rate"], abs=0.12)
-    # the README's verdict: the damage kind named (>= 0.80) and damage seen (>= 0.90), yet not truthful
-    # (more than 10 % of the captions hallucinate)
-    assert table["answers"]["kind"] >= 0.8
-    assert table["answers"]["damaged"] >= 0.9 and table["hallucination_rate"] > 0.1
+    # the README's verdict: the damage kind named (>= 0.80), damage seen (>= 0.90), and at most 10 % of
+    # the (beam-search) captions hallucinate, no more than greedy ones
+    assert table["answers"]["kind"] >= 0.8 and table["answers"]["damaged"] >= 0.9
+    assert table["hallucination_rate"] <= min(0.1, table["greedy_hallucination_rate"])
 
 
 def test_committed_models_take_at_most_10_mib():

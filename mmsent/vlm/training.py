@@ -70,7 +70,9 @@ def train_vlm(model: VisionLanguageModel, items: list[Example], photos: PhotoInp
     step whatever the gradient's size, and a gate has to travel from 0 to about 1 while the weights
     it scales are still learning what to say: at the decoder's 2e-3 the gates stay almost shut (tanh
     0.002 and 0.026 after 3,000 steps), so the cross-attention's own weights learn as if their
-    learning rate were that small. 100 times it opens them within the first few hundred steps.
+    learning rate were that small. At 100 times that (0.2), the committed model's second
+    attention gate is fully open after 3,000 steps (tanh 1.00) while its first stays shut (-0.02):
+    training, not the learning rate, chose the layer.
     Returns the loss of every step.
     """
     if steps < 1 or not items:
