@@ -232,7 +232,7 @@ def committed_heldout():
 @pytest.mark.parametrize("kind", ["llava", "flamingo"])
 def test_committed_models_read_the_photo_and_reproduce_their_table(kind, committed_heldout):
     """Well above the blind ceilings on what the photo shows, close to the committed table on a
-    subset of the same held-out photos; and (the README says so) the course's three marks met."""
+    subset of the same held-out photos; and the README's verdict on the course's three marks."""
     photos, items, tokens = committed_heldout
     model = VisionLanguageModel.from_pretrained(VLM_DIR / kind)
     tokenizer = WordTokenizer.from_pretrained(VLM_DIR / kind)
@@ -246,10 +246,14 @@ def test_committed_models_read_the_photo_and_reproduce_their_table(kind, committ
         tolerance = max(0.15, 1.5 / asked[task] ** 0.5)
         assert accuracy == pytest.approx(table["answers"][task], abs=tolerance), task
     assert captions["hallucination_rate"] == pytest.approx(table["hallucination_rate"], abs=0.12)
-    # the README's verdict: the damage kind named (>= 0.80), damage seen (>= 0.90), and at most 10 % of
-    # the (beam-search) captions hallucinate, no more than greedy ones
+    # the README's verdict: both name the damage kind (>= 0.80) and see damage (>= 0.90); the Flamingo-style
+    # model's captions hallucinate in at most 10 %, the LLaVA-style one's in more; beam search names fewer
+    # wrong things, at no gain in the state
     assert table["answers"]["kind"] >= 0.8 and table["answers"]["damaged"] >= 0.9
-    assert table["hallucination_rate"] <= min(0.1, table["greedy_hallucination_rate"])
+    assert (table["hallucination_rate"] <= 0.1) == (kind == "flamingo")
+    beam = table["beam_search"]
+    assert beam["hallucination_rate"] < table["hallucination_rate"]
+    assert beam["state_accuracy"] <= table["state_accuracy"]
 
 
 def test_committed_models_take_at_most_10_mib():

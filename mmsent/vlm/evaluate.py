@@ -4,8 +4,10 @@
 - captions: product accuracy, state accuracy (damaged or not) and the **hallucination rate**, the
   share of captions that mention something the photo does not have (a product, a damage kind or a
   side that is not the truth's), CHAIR-style, decided word by word from the generator's truth.
-  Captions are written with beam search (`CAPTION_BEAMS` beams, as BLIP captions); the greedy
-  captions' hallucination rate is reported beside it, since the decoder changes the number;
+  Graded captions are greedy. The same scores for beam-search captions (`CAPTION_BEAMS` beams, as
+  BLIP writes its captions) are reported beside them: fewer captions name a wrong thing, but some
+  of that is bought by calling a damaged product "intact", which names nothing and so is no
+  hallucination by this count, yet is false: the state accuracy shows it;
 - where the damage words look: when a caption names the photo's true damage ("crack", "burn",
   "dent"), the attention of the position that chose that word over the patches, and its **lift** on
   the true damage mask (`mmsent.analysis.attention_lift.attention_lift`: 1 = no preference, 3 = three times
@@ -29,7 +31,7 @@ from mmsent.vlm.truth import SIDES, Photo, PhotoTruth
 from mmsent.vlm.vision import PhotoInputs
 
 LOOK_WORDS: tuple[str, ...] = ("crack", "burn", "dent")  # damage words with a mask to look at
-CAPTION_BEAMS = 3  # beams of the graded captions (1: greedy)
+CAPTION_BEAMS = 3  # beams of the beam-search captions reported beside the greedy ones
 _PRODUCT_WORD = {product: PRODUCT_NOUNS[product].split()[-1] for product in PRODUCTS}
 
 
@@ -79,8 +81,8 @@ def hallucinates(said: PhotoTruth, truth: PhotoTruth) -> bool:
 
 
 def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
-                   inputs: PhotoInputs, beams: int = CAPTION_BEAMS) -> dict:
-    """Caption every photo (beam search with `beams` beams; 1: greedy) and grade it. Returns
+                   inputs: PhotoInputs, beams: int = 1) -> dict:
+    """Caption every photo (greedy; beam search with `beams` beams if more than 1) and grade it. Returns
     product_accuracy, state_accuracy, hallucination_rate, lift (mean per damage word, over correctly
     named twin photos), captions."""
     rows = list(range(len(photos)))
@@ -110,10 +112,10 @@ def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos:
 
 def evaluate_vlm(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
                  items: list[Example], inputs: PhotoInputs) -> dict:
-    """One row of the evaluation table: accuracy per question type + the caption scores (no captions),
-    and greedy_hallucination_rate: the hallucination rate of greedy captions."""
+    """One row of the evaluation table: accuracy per question type + the (greedy) caption scores (no
+    captions), and beam_search: the state accuracy and hallucination rate of beam-search captions."""
     captions = caption_scores(model, tokenizer, photos, inputs)
     captions.pop("captions")
-    greedy = caption_scores(model, tokenizer, photos, inputs, beams=1)["hallucination_rate"]
+    beam = caption_scores(model, tokenizer, photos, inputs, beams=CAPTION_BEAMS)
     return {"answers": answer_accuracy(model, tokenizer, items, inputs), **captions,
-            "greedy_hallucination_rate": greedy}
+            "beam_search": {key: beam[key] for key in ("state_accuracy", "hallucination_rate")}}

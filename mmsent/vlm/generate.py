@@ -5,9 +5,12 @@ logits / temperature, optionally among the top-k words only. **Beam search** kee
 likely sentences so far and returns the most likely whole sentence: where greedy decoding commits to
 "on" because a side is likely to follow, beam search compares "a mug with a crack" with "a mug with
 a crack on the left" as wholes, and a side the model is unsure of lowers the longer sentence's
-probability (how BLIP writes its captions, with 3 beams). No KV cache: a prompt and its answer
-are at most ~20 tokens, so recomputing the whole (short) sequence each step costs less than the
-bookkeeping would save here.
+probability (how BLIP writes its captions, with 3 beams). The most likely sentence is often the
+shortest, though: "an intact mug" can win over a damage the model is unsure of.
+
+The photos' image tokens (the vision side and the projector) are computed once per call: they do
+not change as the text grows. The text itself is recomputed at every step, with no KV cache: a
+prompt and its answer are at most ~20 tokens, so the cache's bookkeeping would save little here.
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ def next_token(logits: torch.Tensor, temperature: float = 0.0, top_k: int | None
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)
 
 
+def _image_tokens(model: VisionLanguageModel,
+                  photos: PhotoInputs | torch.Tensor | None) -> torch.Tensor | None:
+    """The photos' image tokens [batch, patches / 4, dim], computed once per generation (None: blind)."""
+    return None if model.config.kind == "blind" or photos is None else model.image_tokens(photos)
+
+
 @torch.no_grad()
 def generate(model: VisionLanguageModel, tokenizer: WordTokenizer, prompt: str,
              photos: PhotoInputs | torch.Tensor | None, batch: int | None = None, max_new_tokens: int = 12,
@@ -55,12 +64,13 @@ def generate(model: VisionLanguageModel, tokenizer: WordTokenizer, prompt: str,
     """
     model.eval()
     rows = len(photos) if photos is not None else (batch or 1)
+    image = _image_tokens(model, photos)  # once: every step reads the same photos
     prompt_ids = torch.tensor(tokenizer.prompt_ids(prompt)).repeat(rows, 1)  # [B, k]
     ids, looks = prompt_ids, []
     generator = torch.Generator().manual_seed(seed)
     budget = min(max_new_tokens, model.config.max_length - prompt_ids.shape[1])
     for _ in range(budget):
-        output = model(ids, photos)
+        output = model(ids, image_tokens=image)
         chosen = next_token(output.logits[:, -1], temperature, top_k, generator)  # [B]
         ids = torch.cat([ids, chosen[:, None]], dim=1)
         if output.attention_to_patches is not None:
@@ -90,13 +100,13 @@ def beam_search(model: VisionLanguageModel, tokenizer: WordTokenizer, prompt: st
     prompt_ids = torch.tensor(tokenizer.prompt_ids(prompt))
     start = len(prompt_ids)
     ids = prompt_ids.repeat(rows * beams, 1)  # [B * K, k]: row r's beams are rows r*K .. r*K+K-1
-    spread = torch.arange(rows).repeat_interleave(beams)
-    per_beam = photos[spread] if photos is not None else None
+    image = _image_tokens(model, photos)
+    per_beam = None if image is None else image.repeat_interleave(beams, dim=0)  # [B * K, P, D]
     scores = torch.full((rows, beams), float("-inf"))
     scores[:, 0] = 0.0  # one live beam at the start: the others would repeat it
     finished = torch.zeros(rows * beams, dtype=torch.bool)
     for _ in range(min(max_new_tokens, model.config.max_length - start)):
-        log_probs = model(ids, per_beam).logits[:, -1].log_softmax(dim=-1)  # [B * K, V]
+        log_probs = model(ids, image_tokens=per_beam).logits[:, -1].log_softmax(dim=-1)  # [B * K, V]
         vocab = log_probs.shape[-1]
         only_eos = torch.full_like(log_probs, float("-inf"))
         only_eos[:, tokenizer.eos_id] = 0.0
@@ -110,7 +120,7 @@ def beam_search(model: VisionLanguageModel, tokenizer: WordTokenizer, prompt: st
         if finished.all():
             break
     chosen = ids.view(rows, beams, -1)[torch.arange(rows), scores.argmax(dim=-1)]  # [B, k + new]
-    looks = model(chosen, photos).attention_to_patches
+    looks = model(chosen, image_tokens=image).attention_to_patches
     new = chosen[:, start:]
     looked = None if looks is None else looks[:, start - 1:start - 1 + new.shape[1]]
     return Generated([tokenizer.decode(row) for row in new], new, looked)

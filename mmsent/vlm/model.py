@@ -174,19 +174,25 @@ class VisionLanguageModel(nn.Module):
             tokens = tokens + self.detail(photos.pixels)
         return tokens
 
-    def forward(self, input_ids: torch.Tensor, photos: PhotoInputs | torch.Tensor | None = None) -> VLMOutput:
+    def image_tokens(self, photos: PhotoInputs | torch.Tensor) -> torch.Tensor:
+        """What the decoder reads of the photos: projected patch tokens [batch, patches / 4, dim]."""
+        return self.projector(self.patch_tokens(photos))
+
+    def forward(self, input_ids: torch.Tensor, photos: PhotoInputs | torch.Tensor | None = None,
+                image_tokens: torch.Tensor | None = None) -> VLMOutput:
         """input_ids [batch, length]; photos: the batch's `mmsent.vlm.vision.PhotoInputs` (the CLIP
         states [batch, 1 + patches, patch_dim] that enter the vision top, and the pixels the detail
-        stem reads; ignored when blind)."""
+        stem reads; ignored when blind). image_tokens: `self.image_tokens(photos)`, given instead of
+        the photos when it is already computed (generation reads the same photos at every step)."""
         x = self.embed(input_ids)  # [B, T, D]
         if self.config.kind == "blind":
             for block in self.blocks:
                 x, _ = block(x)
             return VLMOutput(self.head(self.norm(x)), None)
-        if photos is None:
+        if photos is None and image_tokens is None:
             raise ValueError(f"a {self.config.kind} model needs the photos' inputs "
                              "(mmsent.vlm.vision.photo_inputs)")
-        prefix = self.projector(self.patch_tokens(photos))  # [B, P / 4, D]
+        prefix = self.image_tokens(photos) if image_tokens is None else image_tokens  # [B, P / 4, D]
         looks = []
         if self.config.kind == "llava":
             patches = prefix.shape[1]
