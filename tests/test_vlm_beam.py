@@ -8,10 +8,12 @@ import itertools
 import pytest
 import torch
 
+from mmsent.vlm.evaluate import caption_scores
 from mmsent.vlm.generate import beam_search, generate
 from mmsent.vlm.model import VisionLanguageModel, VLMConfig
 from mmsent.vlm.text import CAPTION_PROMPT
 from mmsent.vlm.tokenizer import WordTokenizer
+from mmsent.vlm.truth import make_photos
 
 TOKENIZER = WordTokenizer()
 
@@ -64,3 +66,15 @@ def test_one_beam_is_greedy_and_looks_are_those_of_the_written_words(kind):
 def test_beams_must_be_positive():
     with pytest.raises(ValueError, match="beams"):
         beam_search(tiny("blind", 0), TOKENIZER, CAPTION_PROMPT, None, beams=0)
+
+
+def test_caption_scores_without_lift_grade_the_same_captions():
+    """The beam-search column of the table grades captions without their attention lifts; the scores
+    it keeps are the ones computed with them."""
+    model, photos = tiny("llava", 4), make_photos(8, seed=5)
+    states = torch.randn(len(photos), 65, 128)
+    with_lift = caption_scores(model, TOKENIZER, photos, states, beams=2)
+    without = caption_scores(model, TOKENIZER, photos, states, beams=2, lift=False)
+    assert "lift" in with_lift and "lift" not in without
+    assert without == {key: value for key, value in with_lift.items() if key != "lift"}
+    assert VLMConfig(kind="llava").reads_photos and not VLMConfig(kind="blind").reads_photos

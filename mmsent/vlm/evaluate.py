@@ -23,7 +23,7 @@ import numpy as np
 
 from mmsent.analysis.attention_lift import attention_lift
 from mmsent.data.synth import PRODUCT_NOUNS, PRODUCTS
-from mmsent.vlm.generate import beam_search, generate
+from mmsent.vlm.generate import Generated, beam_search, generate
 from mmsent.vlm.model import VisionLanguageModel
 from mmsent.vlm.text import CAPTION_PROMPT, DAMAGE_WORDS, QUESTION_TYPES, Example
 from mmsent.vlm.tokenizer import WordTokenizer
@@ -36,7 +36,7 @@ _PRODUCT_WORD = {product: PRODUCT_NOUNS[product].split()[-1] for product in PROD
 
 
 def _batches(model: VisionLanguageModel, photos: PhotoInputs, rows: list[int]) -> PhotoInputs | None:
-    return None if model.config.kind == "blind" else photos[rows]
+    return photos[rows] if model.config.reads_photos else None
 
 
 def grade_answers(items: list[Example], answer: Callable[[str, list[int]], list[str]]) -> dict[str, float]:
@@ -81,10 +81,10 @@ def hallucinates(said: PhotoTruth, truth: PhotoTruth) -> bool:
 
 
 def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
-                   inputs: PhotoInputs, beams: int = 1) -> dict:
+                   inputs: PhotoInputs, beams: int = 1, lift: bool = True) -> dict:
     """Caption every photo (greedy; beam search with `beams` beams if more than 1) and grade it. Returns
-    product_accuracy, state_accuracy, hallucination_rate, lift (mean per damage word, over correctly
-    named twin photos), captions."""
+    product_accuracy, state_accuracy, hallucination_rate, captions, and (if `lift`) lift: the mean
+    attention lift per damage word, over the photos whose caption names their true damage."""
     rows = list(range(len(photos)))
     tokens = _batches(model, inputs, rows)
     if beams == 1:
@@ -93,6 +93,20 @@ def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos:
         generated = beam_search(model, tokenizer, CAPTION_PROMPT, tokens, batch=len(rows), beams=beams)
     claims = [caption_facts(text) for text in generated.texts]
     pairs = list(zip(claims, [photo.truth for photo in photos], strict=True))
+    scores = {
+        "product_accuracy": float(np.mean([c.product == t.product for c, t in pairs])),
+        "state_accuracy": float(np.mean([bool(c.damage) == t.damaged for c, t in pairs])),
+        "hallucination_rate": float(np.mean([hallucinates(c, t) for c, t in pairs])),
+    }
+    if lift:
+        scores["lift"] = _damage_word_lifts(generated, photos, claims, tokenizer)
+    return {**scores, "captions": generated.texts}
+
+
+def _damage_word_lifts(generated: Generated, photos: list[Photo], claims: list[PhotoTruth],
+                       tokenizer: WordTokenizer) -> dict[str, float]:
+    """Mean attention lift on the damage mask of each damage word, where a caption names its photo's
+    true damage (empty for the blind model, which looks nowhere)."""
     lifts: dict[str, list[float]] = defaultdict(list)
     if generated.looks is not None:
         for row, (photo, claim) in enumerate(zip(photos, claims, strict=True)):
@@ -101,13 +115,7 @@ def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos:
             if named and photo.mask is not None and photo.mask.any():
                 step = generated.token_ids[row].tolist().index(tokenizer.ids[word])
                 lifts[word].append(attention_lift(generated.looks[row, step].numpy(), photo.mask))
-    return {
-        "product_accuracy": float(np.mean([c.product == t.product for c, t in pairs])),
-        "state_accuracy": float(np.mean([bool(c.damage) == t.damaged for c, t in pairs])),
-        "hallucination_rate": float(np.mean([hallucinates(c, t) for c, t in pairs])),
-        "lift": {word: float(np.mean(values)) for word, values in sorted(lifts.items())},
-        "captions": generated.texts,
-    }
+    return {word: float(np.mean(values)) for word, values in sorted(lifts.items())}
 
 
 def evaluate_vlm(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: list[Photo],
@@ -116,6 +124,6 @@ def evaluate_vlm(model: VisionLanguageModel, tokenizer: WordTokenizer, photos: l
     captions), and beam_search: the state accuracy and hallucination rate of beam-search captions."""
     captions = caption_scores(model, tokenizer, photos, inputs)
     captions.pop("captions")
-    beam = caption_scores(model, tokenizer, photos, inputs, beams=CAPTION_BEAMS)
+    beam = caption_scores(model, tokenizer, photos, inputs, beams=CAPTION_BEAMS, lift=False)
     return {"answers": answer_accuracy(model, tokenizer, items, inputs), **captions,
             "beam_search": {key: beam[key] for key in ("state_accuracy", "hallucination_rate")}}

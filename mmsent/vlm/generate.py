@@ -49,7 +49,7 @@ def next_token(logits: torch.Tensor, temperature: float = 0.0, top_k: int | None
 def _image_tokens(model: VisionLanguageModel,
                   photos: PhotoInputs | torch.Tensor | None) -> torch.Tensor | None:
     """The photos' image tokens [batch, patches / 4, dim], computed once per generation (None: blind)."""
-    return None if model.config.kind == "blind" or photos is None else model.image_tokens(photos)
+    return model.image_tokens(photos) if model.config.reads_photos and photos is not None else None
 
 
 @torch.no_grad()

@@ -74,10 +74,15 @@ class VLMConfig:
         return cls(**{"detail_width": 0, **values})
 
     @property
+    def reads_photos(self) -> bool:
+        """Whether the model reads the photo: every kind but "blind", which is given no photo inputs."""
+        return self.kind != "blind"
+
+    @property
     def pixel_size(self) -> int:
         """The photo size the detail stem reads, 16 pixels per CLIP patch (128 for 8 x 8 patches);
         0 for a model without one (blind, or `detail_width` 0)."""
-        return 0 if self.kind == "blind" or not self.detail_width else 16 * math.isqrt(self.num_patches)
+        return 16 * math.isqrt(self.num_patches) if self.reads_photos and self.detail_width else 0
 
 
 class Projector(nn.Module):
@@ -132,7 +137,7 @@ class VisionLanguageModel(nn.Module):
         self.blocks = nn.ModuleList(Block(config.dim, config.heads) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.dim)
         self.head = nn.Linear(config.dim, config.vocab_size, bias=False)
-        if config.kind != "blind":
+        if config.reads_photos:
             self.vision = VisionTop(config.vision_layers, config.patch_dim, config.vision_heads,
                                     config.vision_hidden)
             self.projector = Projector(config.patch_dim, config.dim, config.num_patches)
@@ -148,7 +153,7 @@ class VisionLanguageModel(nn.Module):
         """A new model whose vision top starts as `clip_model`'s (a ``CLIPModel``, e.g. the offline
         profile's ``load_encoders("offline").image_model``): how a model is built for training."""
         model = cls(config)
-        if config.kind != "blind":
+        if config.reads_photos:
             model.vision.load_clip(clip_model.vision_model)
         return model
 
@@ -185,7 +190,7 @@ class VisionLanguageModel(nn.Module):
         stem reads; ignored when blind). image_tokens: `self.image_tokens(photos)`, given instead of
         the photos when it is already computed (generation reads the same photos at every step)."""
         x = self.embed(input_ids)  # [B, T, D]
-        if self.config.kind == "blind":
+        if not self.config.reads_photos:
             for block in self.blocks:
                 x, _ = block(x)
             return VLMOutput(self.head(self.norm(x)), None)

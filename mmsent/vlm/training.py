@@ -68,11 +68,9 @@ def train_vlm(model: VisionLanguageModel, items: list[Example], photos: PhotoInp
     gate_learning_rate: for the Flamingo-style model's tanh gates (`model.gate_parameters()`), with no
     weight decay (as OpenFlamingo trains them). AdamW moves a parameter by about its learning rate per
     step whatever the gradient's size, and a gate has to travel from 0 to about 1 while the weights
-    it scales are still learning what to say: at the decoder's 2e-3 the gates stay almost shut (tanh
-    0.002 and 0.026 after 3,000 steps), so the cross-attention's own weights learn as if their
-    learning rate were that small. At 100 times that (0.2), the committed model's second
-    attention gate is fully open after 3,000 steps (tanh 1.00) while its first stays shut (-0.02):
-    training, not the learning rate, chose the layer.
+    it scales are still learning what to say: at the decoder's rate a gate stays almost shut for
+    the whole run, and the cross-attention's own weights learn as if their learning rate were that
+    small (notebook 09 shows the committed model's gates).
     Returns the loss of every step.
     """
     if steps < 1 or not items:
@@ -88,12 +86,11 @@ def train_vlm(model: VisionLanguageModel, items: list[Example], photos: PhotoInp
               {"params": gates, "lr": gate_learning_rate, "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=0.01)
     schedule = get_cosine_schedule_with_warmup(optimizer, max(1, steps // 20), steps)
-    blind = model.config.kind == "blind"  # reads no photo: its batches skip the photo inputs
     model.train()
     losses = []
     for _ in progress_bar(range(steps), desc=f"train {model.config.kind}", enabled=progress):
         input_ids, targets, rows = collate(task_balanced_batch(by_task, batch_size, generator), tokenizer)
-        loss = next_word_loss(model, input_ids, targets, None if blind else photos[rows])
+        loss = next_word_loss(model, input_ids, targets, photos[rows] if model.config.reads_photos else None)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
