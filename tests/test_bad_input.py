@@ -70,6 +70,10 @@ def fails(argv: list[str], capsys, *fragments: str) -> str:
         (["predict", "--text", "ok", "--image", "https://example.com/a.png"], "photo URLs are not supported"),
         (["make-data", "--n", "0"], "--n"),
         (["pretrain-clip", "--epochs", "0"], "--epochs"),
+        (["train", "--epochs", "99999999999999999999"], "--epochs: must be a whole number from 1 to 1,000"),
+        (["pretrain-vlm", "--steps", "1000001"], "--steps: must be a whole number from 1 to 1,000,000"),
+        (["pretrain-vlm", "--photos", "100001"], "--photos: must be a whole number from 1 to 100,000"),
+        (["make-data", "--n", "10000000"], "--n"),
     ],
 )
 def test_flags_are_refused_before_anything_runs(argv, fragment, capsys):

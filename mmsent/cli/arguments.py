@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from mmsent.choices import MODES
@@ -25,12 +26,25 @@ def column_renames(value: str) -> dict[str, str]:
     return dict(pair.split("=") for pair in pairs)
 
 
+COUNT_LIMIT = 1_000_000  # the largest count (epochs, steps, batch size, rows...) a flag takes
+
+
 def positive_int(text: str) -> int:
-    """An integer >= 1 (batch size, epochs, max length, row counts)."""
-    value = _parse(text, int, "an integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
-    return value
+    """An integer from 1 to `COUNT_LIMIT` (batch size, epochs, max length, row counts): a larger one is
+    a typo that would run for days or fill the memory, refused before anything starts."""
+    return count_up_to(COUNT_LIMIT)(text)
+
+
+def count_up_to(maximum: int) -> Callable[[str], int]:
+    """The argparse type of a count: an integer from 1 to `maximum`."""
+    def count(text: str) -> int:
+        value = _parse(text, int, "an integer")
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {maximum:,}, got {text!r}")
+        return value
+    return count
 
 
 def port(text: str) -> int:

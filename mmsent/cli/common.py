@@ -98,9 +98,9 @@ def add_output_folder(
 
 
 def add_count(parser: argparse.ArgumentParser, flag: str, meaning: str, default: int | None = None,
-              shown: object = None) -> None:
-    """`flag N`, a whole number >= 1; no default (None) means the recipe's."""
-    _add_number(parser, flag, arguments.positive_int, meaning, default, shown)
+              shown: object = None, maximum: int = arguments.COUNT_LIMIT) -> None:
+    """`flag N`, a whole number from 1 to `maximum`; no default (None) means the recipe's."""
+    _add_number(parser, flag, arguments.count_up_to(maximum), f"{meaning}, 1 to {maximum:,}", default, shown)
 
 
 def add_seed(parser: argparse.ArgumentParser, meaning: str = "seed", default: int | None = 0,

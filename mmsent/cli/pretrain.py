@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mmsent.audio import audio_encoder_dir
-from mmsent.cli import common
+from mmsent.cli import arguments, common
 from mmsent.files.replace import replacing
 from mmsent.paths import generator_dir, offline_clip_dir, vlm_dir
 from mmsent.vlm.pretrain import RECIPE as VLM_RECIPE
@@ -47,6 +47,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     meanings = {"photos": "training photos", "heldout": "held-out photos",
                 "steps": "training steps per model"}
+    most = {"photos": PHOTO_LIMIT, "heldout": PHOTO_LIMIT, "steps": arguments.COUNT_LIMIT}
     _add_pretrain(
         commands, "pretrain-vlm",
         help="train notebook 09's small vision-language models (blind, LLaVA-style, Flamingo-style)",
@@ -55,7 +56,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "them (<out>/<kind>/, float16 weights) and grade them as saved on held-out photos (README.md "
         "model card, metrics.json).",
         out=vlm_dir(),
-        counts={f"--{name}": (meaning, None, VLM_RECIPE[name]) for name, meaning in meanings.items()},
+        counts={f"--{name}": (meaning, None, VLM_RECIPE[name], most[name])
+                for name, meaning in meanings.items()},
         seed=("seed of the photos and the runs", None, VLM_RECIPE["seed"]),
     )
     _add_pretrain(
@@ -70,8 +72,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
 
 
-# A number flag as (meaning, default, the default --help shows); a default of None: the recipe's.
-NumberFlag = tuple[str, int | None, object]
+# A number flag as (meaning, default, the default --help shows[, its largest value]); a default of None:
+# the recipe's.
+NumberFlag = tuple[str, int | None, object] | tuple[str, int | None, object, int]
+# pretrain-vlm holds every photo's CLIP states and pixels in memory, ~60 KB each: 100,000 take ~6 GB
+PHOTO_LIMIT = 100_000
 
 
 def _add_pretrain(commands: argparse._SubParsersAction, name: str, *, help: str, description: str,
@@ -79,8 +84,8 @@ def _add_pretrain(commands: argparse._SubParsersAction, name: str, *, help: str,
     """A `pretrain-*` command: --out, its counts, --seed, --overwrite."""
     parser = commands.add_parser(name, help=help, description=description)
     common.add_output_folder(parser, out)
-    for flag, (meaning, default, shown) in counts.items():
-        common.add_count(parser, flag, meaning, default, shown)
+    for flag, number in counts.items():
+        common.add_count(parser, flag, *number)
     common.add_seed(parser, *seed)
     common.add_overwrite(parser)
 

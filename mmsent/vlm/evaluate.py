@@ -35,10 +35,6 @@ CAPTION_BEAMS = 3  # beams of the beam-search captions reported beside the greed
 _PRODUCT_WORD = {product: PRODUCT_NOUNS[product].split()[-1] for product in PRODUCTS}
 
 
-def _batches(model: VisionLanguageModel, photos: PhotoInputs, rows: list[int]) -> PhotoInputs | None:
-    return photos[rows] if model.config.reads_photos else None
-
-
 def grade_answers(items: list[Example], answer: Callable[[str, list[int]], list[str]]) -> dict[str, float]:
     """Exact-match accuracy per question type of any model: `answer(prompt, photo rows)` returns one
     answer per row (the course's models, or a real open VLM's normalised answers)."""
@@ -60,7 +56,7 @@ def answer_accuracy(model: VisionLanguageModel, tokenizer: WordTokenizer, items:
     """Exact-match accuracy per question type (greedy answers); `photos`: every photo's inputs
     (`mmsent.vlm.vision.photo_inputs`), indexed by each question's `photo`."""
     def answer(prompt: str, rows: list[int]) -> list[str]:
-        return generate(model, tokenizer, prompt, _batches(model, photos, rows), batch=len(rows)).texts
+        return generate(model, tokenizer, prompt, model.photos_of(photos, rows), batch=len(rows)).texts
 
     return grade_answers(items, answer)
 
@@ -86,7 +82,7 @@ def caption_scores(model: VisionLanguageModel, tokenizer: WordTokenizer, photos:
     product_accuracy, state_accuracy, hallucination_rate, captions, and (if `lift`) lift: the mean
     attention lift per damage word, over the photos whose caption names their true damage."""
     rows = list(range(len(photos)))
-    tokens = _batches(model, inputs, rows)
+    tokens = model.photos_of(inputs, rows)
     if beams == 1:
         generated = generate(model, tokenizer, CAPTION_PROMPT, tokens, batch=len(rows))
     else:

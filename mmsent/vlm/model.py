@@ -179,6 +179,12 @@ class VisionLanguageModel(nn.Module):
             tokens = tokens + self.detail(photos.pixels)
         return tokens
 
+    def photos_of(self, photos: PhotoInputs | torch.Tensor, rows: list[int] | torch.Tensor,
+                  ) -> PhotoInputs | torch.Tensor | None:
+        """The inputs of the photos at `rows` that this model reads: ``photos[rows]``, or None for the
+        blind model, which is given no photo."""
+        return photos[rows] if self.config.reads_photos else None
+
     def image_tokens(self, photos: PhotoInputs | torch.Tensor) -> torch.Tensor:
         """What the decoder reads of the photos: projected patch tokens [batch, patches / 4, dim]."""
         return self.projector(self.patch_tokens(photos))

@@ -90,7 +90,7 @@ def train_vlm(model: VisionLanguageModel, items: list[Example], photos: PhotoInp
     losses = []
     for _ in progress_bar(range(steps), desc=f"train {model.config.kind}", enabled=progress):
         input_ids, targets, rows = collate(task_balanced_batch(by_task, batch_size, generator), tokenizer)
-        loss = next_word_loss(model, input_ids, targets, photos[rows] if model.config.reads_photos else None)
+        loss = next_word_loss(model, input_ids, targets, model.photos_of(photos, rows))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
