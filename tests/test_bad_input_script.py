@@ -139,6 +139,8 @@ def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
         (["predict", "--model", str(crafted), "--text", "hi"], {}),
         (["predict", "--model", str(legacy), "--text", "hi"], {}),
         (["import-amazon", str(surrogate), "--out", str(tmp_path / "imported")], {}),
+        *((["pretrain-vlm", "--out", str(tmp_path / "vlm"), *flag], {})
+          for flag in (["--steps", "0"], ["--photos", "-3"], ["--seed", "x"], ["--steps", "10" * 10])),
     ]
     command = [sys.executable, "-c", RUNNER, json.dumps(cases)]
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
@@ -147,4 +149,4 @@ def test_no_bad_input_ends_in_a_traceback_from_python_m_mmsent(run, tmp_path):
     for (argv, env), output, tail in zip(cases, outputs, outputs[1:], strict=False):
         status = tail.split()[0]
         assert status == "2" and "error:" in output and "Traceback" not in output, (argv, env, output)
-    assert not Path(r).exists() and not (tmp_path / "imported").exists()
+    assert not any(Path(path).exists() for path in (r, tmp_path / "imported", tmp_path / "vlm"))
