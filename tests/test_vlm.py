@@ -244,14 +244,15 @@ def test_committed_models_read_the_photo_and_reproduce_their_table(kind, committ
         tolerance = max(0.15, 1.5 / asked[task] ** 0.5)
         assert accuracy == pytest.approx(table["answers"][task], abs=tolerance), task
     assert captions["hallucination_rate"] == pytest.approx(table["hallucination_rate"], abs=0.12)
-    # the README's verdict: both name the damage kind (>= 0.80) and see damage (>= 0.90); the Flamingo-style
-    # model's captions hallucinate in at most 10 %, the LLaVA-style one's in more; beam search names fewer
-    # wrong things, at no gain in the state
+    # the README's verdict: both meet the course's three marks, they name the damage kind (>= 0.80), see
+    # damage (>= 0.90) and their captions hallucinate in at most 10 %; beam search names fewer wrong things,
+    # for the Flamingo-style model at no gain in the state (half the captions it changes call a damaged
+    # product intact), for the LLaVA-style one with a gain (every caption it changes is a fix)
     assert table["answers"]["kind"] >= 0.8 and table["answers"]["damaged"] >= 0.9
-    assert (table["hallucination_rate"] <= 0.1) == (kind == "flamingo")
+    assert table["hallucination_rate"] <= 0.1
     beam = table["beam_search"]
     assert beam["hallucination_rate"] < table["hallucination_rate"]
-    assert beam["state_accuracy"] <= table["state_accuracy"]
+    assert (beam["state_accuracy"] > table["state_accuracy"]) == (kind == "llava")
 
 
 def test_committed_models_take_at_most_10_mib():
@@ -298,5 +299,7 @@ def test_pretrain_vlm_writes_three_models_and_metrics_and_rebuilds_them_byte_for
     for kind in metrics["models"]:
         names = {path.name for path in (tmp_path / kind).iterdir()}
         assert {"config.json", "model.safetensors", "vocab.json"} <= names
-    assert json.loads((tmp_path / "metrics.json").read_text())["recipe"]["steps"] == 2
-    assert "| blind ceiling |" in (tmp_path / "README.md").read_text()
+    recipe = json.loads((tmp_path / "metrics.json").read_text())["recipe"]
+    assert (recipe["steps"], recipe["steps_per_kind"]) == (2, {"blind": 2, "llava": 4, "flamingo": 2})
+    card = (tmp_path / "README.md").read_text()
+    assert "| blind ceiling |" in card and "blind 2, LLaVA-style 4, Flamingo-style 2" in card

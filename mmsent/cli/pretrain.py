@@ -46,7 +46,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         seed=("seed of the pairs and the run", None, None),
     )
     meanings = {"photos": "training photos", "heldout": "held-out photos",
-                "steps": "training steps per model"}
+                "steps": "training steps of the blind and Flamingo-style models (the LLaVA-style one trains "
+                "twice as many)"}
     most = {"photos": PHOTO_LIMIT, "heldout": PHOTO_LIMIT, "steps": arguments.COUNT_LIMIT}
     _add_pretrain(
         commands, "pretrain-vlm",

@@ -42,6 +42,8 @@ def vlm_card(metrics: dict) -> str:
     """The README.md of the folder that holds the three models."""
     recipe, llava = metrics["recipe"], metrics["models"]["llava"]
     beams = recipe.get("caption_beams", "no")  # a table written before beam search has no such column
+    per_kind = recipe.get("steps_per_kind", dict.fromkeys(metrics["models"], recipe["steps"]))
+    steps = ", ".join(f"{NAMES.get(kind, kind).split(' (')[0]} {count:,}" for kind, count in per_kind.items())
     return f"""---
 license: mit
 tags: [vision-language, image-to-text, visual-question-answering, course]
@@ -64,17 +66,17 @@ float16 and load into float32; the table below grades them as stored.
 
 Exact match per question type, then for captions product / state accuracy and the CHAIR-style
 hallucination rate (captions naming a product, damage or side the photo does not have), all greedy;
-the state accuracy and hallucination rate of beam-search captions ({beams} beams: fewer wrong
-names, partly by calling damaged products intact, which the rate does not count); and the attention
+the state accuracy and hallucination rate of beam-search captions ({beams} beams: they name fewer
+wrong things, but where the model doubts a damage the likeliest sentence is often "an intact …", which
+the rate does not count even when the product is damaged: read the two together); and the attention
 lift of the damage word on the true damage mask (1 = no preference).
 
 {evaluation_table(metrics)}
 ## Training
 
 `python -m mmsent pretrain-vlm` (seed {recipe['seed']}): {recipe['photos']} generated photos (intact
-and damaged, never the review set's), {recipe['steps']} AdamW steps of batch {recipe['batch_size']} per
-model (examples drawn task first), {metrics['wall_seconds']:.0f} s in all on {metrics['cpu']}
-(torch {metrics['torch']}).
+and damaged, never the review set's), AdamW steps of batch {recipe['batch_size']}, examples drawn task
+first ({steps}), {metrics['wall_seconds']:.0f} s in all on {metrics['cpu']} (torch {metrics['torch']}).
 
 ## Limits
 
