@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from mmsent.vlm.text import QUESTION_TYPES
 
-NAMES = {"blind": "blind (no photo)", "llava": "LLaVA-style (projected prefix)",
-         "flamingo": "Flamingo-style (gated cross-attention)"}
+SHORT_NAMES = {"blind": "blind", "llava": "LLaVA-style", "flamingo": "Flamingo-style"}
+NAMES = {kind: f"{SHORT_NAMES[kind]} ({how})" for kind, how in (
+    ("blind", "no photo"), ("llava", "projected prefix"), ("flamingo", "gated cross-attention"))}
 
 
 def evaluation_table(metrics: dict) -> str:
@@ -43,7 +44,7 @@ def vlm_card(metrics: dict) -> str:
     recipe, llava = metrics["recipe"], metrics["models"]["llava"]
     beams = recipe.get("caption_beams", "no")  # a table written before beam search has no such column
     per_kind = recipe.get("steps_per_kind", dict.fromkeys(metrics["models"], recipe["steps"]))
-    steps = ", ".join(f"{NAMES.get(kind, kind).split(' (')[0]} {count:,}" for kind, count in per_kind.items())
+    steps = ", ".join(f"{SHORT_NAMES.get(kind, kind)} {count:,}" for kind, count in per_kind.items())
     return f"""---
 license: mit
 tags: [vision-language, image-to-text, visual-question-answering, course]
